@@ -1,0 +1,173 @@
+import {
+  connect,
+  headers as natsHeaders,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+import { Svcm, type Service } from '@nats-io/services';
+
+import { BusClosedError, BusNoRespondersError, BusTimeoutError } from './errors.ts';
+import type {
+  Bus,
+  BusHandler,
+  BusHeaders,
+  BusMessage,
+  BusStatus,
+  BusSubscription,
+  EndpointSpec,
+  RequestHandler,
+  RequestOptions,
+} from './types.ts';
+
+export interface NatsBusOptions {
+  /** Comma-separated server URLs, e.g. `nats://a:4222,nats://b:4222`. */
+  readonly servers: string;
+  /** Connection name shown by the server (`nats server report connections`). */
+  readonly name: string;
+  readonly connectTimeoutMs?: number;
+}
+
+function toNatsHeaders(headers: BusHeaders | undefined): MsgHdrs | undefined {
+  if (!headers) return undefined;
+  const h = natsHeaders();
+  for (const [key, value] of Object.entries(headers)) h.set(key, value);
+  return h;
+}
+
+/** The parts of a NATS message the bus reads (shared by both nats-core builds in the tree). */
+interface IncomingMsg {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers?: Iterable<[string, string[]]>;
+}
+
+function fromNatsHeaders(headers: Iterable<[string, string[]]> | undefined): BusHeaders | undefined {
+  if (!headers) return undefined;
+  const out: Record<string, string> = {};
+  for (const [key, values] of headers) if (values[0] !== undefined) out[key.toLowerCase()] = values[0];
+  return out;
+}
+
+function toBusMessage(msg: IncomingMsg): BusMessage {
+  return { subject: msg.subject, data: msg.data, headers: msg.headers && fromNatsHeaders(msg.headers) };
+}
+
+/** Finds an error of the given name in an error's `cause` chain. */
+function hasCause(error: unknown, name: string): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) if (e.name === name) return true;
+  return false;
+}
+
+/** The NATS implementation of the bus: core NATS subjects and NATS service endpoints. */
+export class NatsBus implements Bus {
+  readonly kind = 'nats';
+  readonly #nc: NatsConnection;
+  readonly #services = new Map<string, Promise<Service>>();
+  readonly #listeners: Array<(status: BusStatus) => void> = [];
+
+  private constructor(nc: NatsConnection) {
+    this.#nc = nc;
+    void this.#watchStatus();
+  }
+
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    const nc = await connect({
+      servers: options.servers.split(',').map((s) => s.trim()),
+      name: options.name,
+      timeout: options.connectTimeoutMs ?? 5_000,
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: false,
+    });
+    return new NatsBus(nc);
+  }
+
+  publish(subject: string, data: Uint8Array, headers?: BusHeaders): void {
+    this.#nc.publish(subject, data, { headers: toNatsHeaders(headers) });
+  }
+
+  subscribe(subject: string, handler: BusHandler): BusSubscription {
+    const sub: Subscription = this.#nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error) return this.#emit({ type: 'error', error });
+        try {
+          handler(toBusMessage(msg));
+        } catch (cause) {
+          this.#emit({ type: 'handler_error', subject: msg.subject, error: cause });
+        }
+      },
+    });
+    return { subject, unsubscribe: () => sub.unsubscribe() };
+  }
+
+  async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
+    try {
+      const msg = await this.#nc.request(subject, data, {
+        timeout: options.timeoutMs,
+        headers: toNatsHeaders(options.headers),
+      });
+      return toBusMessage(msg);
+    } catch (error) {
+      if (hasCause(error, 'NoRespondersError')) throw new BusNoRespondersError(subject, { cause: error });
+      if (hasCause(error, 'TimeoutError')) throw new BusTimeoutError(subject, { cause: error });
+      if (this.#nc.isClosed() || this.#nc.isDraining()) throw new BusClosedError({ cause: error });
+      throw error;
+    }
+  }
+
+  async serve(endpoint: EndpointSpec, handler: RequestHandler): Promise<void> {
+    const service = await this.#service(endpoint);
+    service.addEndpoint(endpoint.name, {
+      subject: endpoint.subject,
+      handler: (error, msg) => {
+        if (error) return this.#emit({ type: 'error', error });
+        Promise.resolve()
+          .then(() => handler(toBusMessage(msg)))
+          .then((reply) => msg.respond(reply))
+          .catch((cause: unknown) => {
+            this.#emit({ type: 'handler_error', subject: msg.subject, error: cause });
+            msg.respondError(500, 'internal error');
+          });
+      },
+    });
+  }
+
+  onStatus(listener: (status: BusStatus) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  async drain(): Promise<void> {
+    if (this.#nc.isClosed()) return;
+    await Promise.all([...this.#services.values()].map(async (s) => (await s).stop()));
+    await this.#nc.drain();
+  }
+
+  /** One NATS micro service per service name; replicas share its queue group. */
+  #service(endpoint: EndpointSpec): Promise<Service> {
+    let service = this.#services.get(endpoint.service);
+    if (!service) {
+      // @nats-io/services pins its own nats-core build; the connection object is the same shape.
+      const svcm = new Svcm(this.#nc as unknown as ConstructorParameters<typeof Svcm>[0]);
+      service = svcm.add({
+        name: `switchboard-${endpoint.service}`,
+        version: endpoint.version ?? '0.1.0',
+        description: endpoint.description,
+        queue: `switchboard-${endpoint.service}`,
+      });
+      this.#services.set(endpoint.service, service);
+    }
+    return service;
+  }
+
+  #emit(status: BusStatus): void {
+    for (const listener of this.#listeners) listener(status);
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const status of this.#nc.status()) {
+      if (status.type === 'disconnect') this.#emit({ type: 'disconnected' });
+      else if (status.type === 'reconnect') this.#emit({ type: 'reconnected' });
+      else if (status.type === 'error') this.#emit({ type: 'error', error: status.error });
+    }
+  }
+}

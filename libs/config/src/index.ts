@@ -1,0 +1,1 @@
+export { ConfigError, envTable, loadEnv, Setting } from './env.ts';

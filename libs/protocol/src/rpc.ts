@@ -1,0 +1,99 @@
+import Type, { type Static, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+
+/**
+ * Request and reply bodies of the internal services (JSON over the bus).
+ * Replies are always `{ ok: true, ... }` or `{ ok: false, code, message }`.
+ */
+
+export const Scope = Type.Union([Type.Literal('subscribe'), Type.Literal('publish')]);
+export type Scope = Static<typeof Scope>;
+
+/** Who is on the other end of a connection or a publish call. */
+export const Principal = Type.Object({
+  tenant: Type.String(),
+  userId: Type.Optional(Type.String()),
+  appId: Type.Optional(Type.String()),
+  plan: Type.String(),
+  scopes: Type.Array(Scope),
+  /** Epoch milliseconds after which the credential is no longer valid. */
+  expiresAt: Type.Optional(Type.Number()),
+  /** How the principal authenticated, and which key or token id it used. */
+  method: Type.Union([Type.Literal('api_key'), Type.Literal('jwt')]),
+  credentialId: Type.String(),
+  /** Claims a policy may read (e.g. a JWT's lists of allowed ids). */
+  claims: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type Principal = Static<typeof Principal>;
+
+const Failure = Type.Object({
+  ok: Type.Literal(false),
+  code: Type.String(),
+  message: Type.String(),
+  temporary: Type.Optional(Type.Boolean()),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type Failure = Static<typeof Failure>;
+
+export const AuthRequest = Type.Object({
+  api_key: Type.Optional(Type.String()),
+  token: Type.Optional(Type.String()),
+});
+export type AuthRequest = Static<typeof AuthRequest>;
+
+export const AuthReply = Type.Union([
+  Type.Object({ ok: Type.Literal(true), principal: Principal }),
+  Failure,
+]);
+export type AuthReply = Static<typeof AuthReply>;
+
+export const AuthorizeRequest = Type.Object({
+  principal: Principal,
+  channel: Type.String(),
+  params: Type.Record(Type.String(), Type.String()),
+});
+export type AuthorizeRequest = Static<typeof AuthorizeRequest>;
+
+/** What a subscriber may listen on: one subscription id and the subjects it covers. */
+export const Grant = Type.Object({
+  channel: Type.String(),
+  subscriptionId: Type.String(),
+  subjects: Type.Array(Type.String(), { minItems: 1 }),
+});
+export type Grant = Static<typeof Grant>;
+
+export const AuthorizeReply = Type.Union([Type.Object({ ok: Type.Literal(true), grant: Grant }), Failure]);
+export type AuthorizeReply = Static<typeof AuthorizeReply>;
+
+export const PublishReply = Type.Union([
+  Type.Object({ ok: Type.Literal(true), id: Type.String() }),
+  Failure,
+]);
+export type PublishReply = Static<typeof PublishReply>;
+
+/** Thrown when a reply body does not match its contract. */
+export class ContractError extends Error {
+  override name = 'ContractError';
+}
+
+/** Builds a decoder that parses JSON bytes and checks them against `schema`. */
+export function decoder<T extends TSchema>(schema: T): (bytes: Uint8Array) => Static<T> {
+  const validator = Compile(schema);
+  return (bytes) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    } catch (cause) {
+      throw new ContractError('body is not valid JSON', { cause });
+    }
+    if (!validator.Check(value)) {
+      const [first] = validator.Errors(value);
+      throw new ContractError(`body does not match the contract at ${first?.instancePath || '/'}: ${first?.message}`);
+    }
+    return value as Static<T>;
+  };
+}
+
+export function encodeJson(value: unknown): Uint8Array {
+  return Buffer.from(JSON.stringify(value));
+}

@@ -1,0 +1,12 @@
+export { createLogger, redactUrl, type Logger } from './logger.ts';
+export {
+  contextFromHeaders,
+  inSpan,
+  SpanKind,
+  SpanStatusCode,
+  startTracing,
+  traceHeaders,
+  tracer,
+  tracingRequested,
+  type Span,
+} from './tracing.ts';

@@ -1,0 +1,59 @@
+import {
+  isKnownPlan,
+  type AuthReply,
+  type AuthRequest,
+  type Principal,
+} from '@switchboard/protocol';
+
+import { hashApiKey } from './api-keys.ts';
+import type { ApiKeyStore } from './key-store.ts';
+import { TokenRejectedError, type TokenVerifier } from './token-verifier.ts';
+
+const INVALID_KEY = 'Invalid API key';
+
+/** Turns an API key or a JWT into a principal, or says why not. */
+export class Authenticator {
+  constructor(
+    private readonly keys: ApiKeyStore,
+    private readonly tokens: TokenVerifier,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async authenticate(request: AuthRequest): Promise<AuthReply> {
+    if (request.api_key !== undefined) return this.#byApiKey(request.api_key);
+    if (request.token !== undefined) return this.#byToken(request.token);
+    return { ok: false, code: 'invalid_message_format', message: 'auth needs api_key or token' };
+  }
+
+  #byApiKey(key: string): AuthReply {
+    const record = this.keys.findByHash(hashApiKey(key));
+    const expired = record?.expiresAt !== undefined && Date.parse(record.expiresAt) <= this.now();
+    // Unknown, revoked and expired keys get the same answer.
+    if (!record || record.revoked || expired || !isKnownPlan(record.plan)) {
+      return { ok: false, code: 'invalid_credentials', message: INVALID_KEY };
+    }
+
+    const principal: Principal = {
+      tenant: record.tenant,
+      userId: record.userId,
+      appId: record.appId,
+      plan: record.plan,
+      scopes: record.scopes,
+      expiresAt: record.expiresAt === undefined ? undefined : Date.parse(record.expiresAt),
+      method: 'api_key',
+      credentialId: record.id,
+    };
+    return { ok: true, principal };
+  }
+
+  async #byToken(token: string): Promise<AuthReply> {
+    try {
+      return { ok: true, principal: await this.tokens.verify(token) };
+    } catch (error) {
+      if (error instanceof TokenRejectedError) {
+        return { ok: false, code: 'invalid_credentials', message: error.message };
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+
+import Type, { type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+
+import { ConfigError } from '@switchboard/config';
+import { Id, Scope } from '@switchboard/protocol';
+
+const Plan = Type.String({ minLength: 1, maxLength: 64 });
+
+export const ApiKeyEntry = Type.Object({
+  /** Non-secret id shown in logs and lists; derived from the hash when absent. */
+  id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  hash: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
+  tenant: Id,
+  plan: Plan,
+  userId: Type.Optional(Id),
+  appId: Type.Optional(Id),
+  scopes: Type.Array(Scope, { minItems: 1 }),
+  label: Type.Optional(Type.String({ maxLength: 200 })),
+  expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+  revoked: Type.Optional(Type.Boolean()),
+});
+export type ApiKeyEntry = Static<typeof ApiKeyEntry>;
+
+const PublicKey = Type.Object({
+  kid: Type.Optional(Type.String()),
+  alg: Type.Union(['RS256', 'ES256', 'EdDSA'].map((a) => Type.Literal(a))),
+  /** SPKI PEM (`-----BEGIN PUBLIC KEY-----`). */
+  pem: Type.String({ minLength: 1 }),
+});
+
+export const JwtIssuer = Type.Object({
+  issuer: Type.String({ minLength: 1 }),
+  audience: Type.String({ minLength: 1 }),
+  /** HS256 shared secret, inline or from the named environment variable. */
+  secret: Type.Optional(Type.String({ minLength: 32 })),
+  secretEnv: Type.Optional(Type.String({ minLength: 1 })),
+  publicKeys: Type.Optional(Type.Array(PublicKey, { minItems: 1 })),
+  claims: Type.Optional(
+    Type.Object({
+      tenant: Type.Optional(Type.String()),
+      user: Type.Optional(Type.String()),
+      plan: Type.Optional(Type.String()),
+      scopes: Type.Optional(Type.String()),
+    }),
+  ),
+  /** Tenant for tokens that carry no tenant claim. */
+  defaultTenant: Type.Optional(Id),
+  defaultPlan: Type.Optional(Plan),
+  clockToleranceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
+});
+export type JwtIssuer = Static<typeof JwtIssuer>;
+
+/** The credentials file: API keys (hashes only) and trusted JWT issuers. */
+export const CredentialsFile = Type.Object({
+  apiKeys: Type.Array(ApiKeyEntry, { default: [] }),
+  jwt: Type.Array(JwtIssuer, { default: [] }),
+});
+export type CredentialsFile = Static<typeof CredentialsFile>;
+
+const validator = Compile(CredentialsFile);
+
+/** Validates parsed JSON as a credentials file; errors name the path, e.g. `apiKeys.0.hash`. */
+export function parseCredentials(value: unknown, source: string): CredentialsFile {
+  const withDefaults: unknown = { apiKeys: [], jwt: [], ...(value as object) };
+  if (!validator.Check(withDefaults)) {
+    const [first] = validator.Errors(withDefaults);
+    const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
+    throw new ConfigError(`${source}: ${path || '(root)'}`, first?.message ?? 'invalid');
+  }
+  for (const [i, issuer] of withDefaults.jwt.entries()) {
+    const keys = [issuer.secret, issuer.secretEnv, issuer.publicKeys].filter(Boolean).length;
+    if (keys !== 1) {
+      throw new ConfigError(`${source}: jwt.${i}`, 'needs exactly one of secret, secretEnv, publicKeys');
+    }
+  }
+  return withDefaults;
+}
+
+export function readCredentialsFile(path: string): CredentialsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError('SWITCHBOARD_CONFIG', `cannot read ${path}`, { cause });
+  }
+  try {
+    return parseCredentials(JSON.parse(text), path);
+  } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
+    throw new ConfigError('SWITCHBOARD_CONFIG', `${path} is not valid JSON`, { cause });
+  }
+}

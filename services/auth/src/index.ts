@@ -1,0 +1,31 @@
+export { AuthClient, AuthUnavailableError } from './client.ts';
+export { generateApiKey, hashApiKey, keyIdFromHash } from './api-keys.ts';
+export { Authenticator } from './authenticator.ts';
+export {
+  CredentialsFile,
+  parseCredentials,
+  readCredentialsFile,
+  type ApiKeyEntry,
+  type JwtIssuer,
+} from './credentials-file.ts';
+export { StaticKeyStore, type ApiKeyRecord, type ApiKeyStore } from './key-store.ts';
+export { serveAuth } from './service.ts';
+export { TokenVerifier } from './token-verifier.ts';
+export { AuthSettings } from './config.ts';
+
+import type { Bus } from '@switchboard/bus';
+import type { Logger } from '@switchboard/telemetry';
+
+import { Authenticator } from './authenticator.ts';
+import type { CredentialsFile } from './credentials-file.ts';
+import { StaticKeyStore } from './key-store.ts';
+import { serveAuth } from './service.ts';
+import { TokenVerifier } from './token-verifier.ts';
+
+/** Builds the auth service from a credentials file and serves it on the bus. */
+export async function startAuthService(bus: Bus, credentials: CredentialsFile, logger: Logger): Promise<void> {
+  const keys = new StaticKeyStore(credentials.apiKeys);
+  const tokens = await TokenVerifier.create(credentials.jwt);
+  await serveAuth(bus, new Authenticator(keys, tokens), logger);
+  logger.info({ apiKeys: keys.size, jwtIssuers: tokens.issuerCount }, 'auth service serving');
+}

@@ -1,0 +1,31 @@
+import { NatsBus } from '@switchboard/bus';
+import { loadEnv } from '@switchboard/config';
+import { logBusStatus, runMain, stopOnSignals } from '@switchboard/runtime';
+import { createLogger, startTracing } from '@switchboard/telemetry';
+
+import { AuthSettings } from './config.ts';
+import { readCredentialsFile } from './credentials-file.ts';
+import { startAuthService } from './index.ts';
+
+const logger = createLogger('auth', process.env.LOG_LEVEL);
+
+runMain(logger, async () => {
+  const settings = loadEnv(AuthSettings);
+  logger.level = settings.LOG_LEVEL;
+  const stopTracing = await startTracing('auth');
+  const credentials = readCredentialsFile(settings.SWITCHBOARD_CONFIG);
+
+  const bus = await NatsBus.connect({ servers: settings.NATS_URL, name: 'switchboard-auth' });
+  logBusStatus(bus, logger);
+  await startAuthService(bus, credentials, logger);
+  logger.info({ mode: 'nats', natsUrl: settings.NATS_URL, config: settings.SWITCHBOARD_CONFIG }, 'ready');
+
+  stopOnSignals(
+    logger,
+    async () => {
+      await bus.drain();
+      await stopTracing();
+    },
+    settings.SHUTDOWN_TIMEOUT_MS,
+  );
+});

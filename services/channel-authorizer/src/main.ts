@@ -1,0 +1,36 @@
+import Type from 'typebox';
+
+import { NatsBus } from '@switchboard/bus';
+import { loadEnv, Setting } from '@switchboard/config';
+import { logBusStatus, runMain, stopOnSignals } from '@switchboard/runtime';
+import { createLogger, startTracing } from '@switchboard/telemetry';
+
+import { startChannelAuthorizer } from './service.ts';
+
+const Settings = Type.Object({
+  NATS_URL: Setting.natsUrl(),
+  LOG_LEVEL: Setting.logLevel(),
+  SHUTDOWN_TIMEOUT_MS: Setting.millis(10_000, 'Longest graceful shutdown before exit(1)'),
+});
+
+const logger = createLogger('channel-authorizer', process.env.LOG_LEVEL);
+
+runMain(logger, async () => {
+  const settings = loadEnv(Settings);
+  logger.level = settings.LOG_LEVEL;
+  const stopTracing = await startTracing('channel-authorizer');
+
+  const bus = await NatsBus.connect({ servers: settings.NATS_URL, name: 'switchboard-channel-authorizer' });
+  logBusStatus(bus, logger);
+  await startChannelAuthorizer(bus, logger);
+  logger.info({ mode: 'nats', natsUrl: settings.NATS_URL }, 'ready');
+
+  stopOnSignals(
+    logger,
+    async () => {
+      await bus.drain();
+      await stopTracing();
+    },
+    settings.SHUTDOWN_TIMEOUT_MS,
+  );
+});

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+
+import type { Principal } from '@switchboard/protocol';
+
+/** A subscription held by one connection. */
+export interface HeldSubscription {
+  readonly channel: string;
+  /** uWebSockets.js topics the socket joined, one per granted subject. */
+  readonly topics: readonly string[];
+}
+
+/** Per-socket state, kept as the socket's typed user data. */
+export interface Connection {
+  readonly id: string;
+  readonly clientId?: string;
+  readonly remoteAddress: string;
+  /** The `api_key` query parameter, consumed on open. */
+  queryApiKey?: string;
+  principal?: Principal;
+  authFailures: number;
+  authTimer?: NodeJS.Timeout;
+  readonly subscriptions: Map<string, HeldSubscription>;
+  lastSeen: number;
+  closed: boolean;
+  /** Messages of one connection are handled one after another, in arrival order. */
+  queue: Promise<void>;
+  queued: number;
+}
+
+export function newConnection(remoteAddress: string, clientId?: string, queryApiKey?: string): Connection {
+  return {
+    id: `conn_${randomBytes(9).toString('base64url')}`,
+    clientId,
+    remoteAddress,
+    queryApiKey,
+    authFailures: 0,
+    subscriptions: new Map(),
+    lastSeen: Date.now(),
+    closed: false,
+    queue: Promise.resolve(),
+    queued: 0,
+  };
+}

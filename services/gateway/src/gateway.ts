@@ -1,0 +1,195 @@
+import uWS, { type TemplatedApp, type us_listen_socket, type WebSocket, type WebSocketBehavior } from 'uWebSockets.js';
+
+import { AuthClient } from '@switchboard/auth';
+import type { Bus } from '@switchboard/bus';
+import { AuthorizerClient } from '@switchboard/channel-authorizer';
+import { CloseCodes, errorFrame, SERVER_PING_FRAME } from '@switchboard/protocol';
+import { listen, sendText, stopListening } from '@switchboard/runtime';
+import type { Logger } from '@switchboard/telemetry';
+
+import type { SocketSettings } from './config.ts';
+import { newConnection, type Connection } from './connection.ts';
+import { authenticate, handleFrame, releaseConnection, type SessionContext } from './session.ts';
+import { TopicRegistry } from './topics.ts';
+
+type Socket = WebSocket<Connection>;
+
+/** Topic every socket joins so one `app.publish` pings them all. */
+const PING_TOPIC = '$ping';
+/** Frames in a connection's queue beyond which new ones are refused. */
+const MAX_QUEUED = 64;
+
+/**
+ * uWebSockets.js drops a frame over `maxPayloadLength` with an abrupt 1006. Frames up to
+ * this multiple of MAX_MESSAGE_BYTES are read and refused with a clean 1009 instead.
+ */
+const HARD_LIMIT_FACTOR = 16;
+
+/** The WebSocket side of Switchboard: sockets, sessions, liveness and fan-out. */
+export class Gateway {
+  readonly app: TemplatedApp;
+  readonly #connections = new Set<Socket>();
+  readonly #topics: TopicRegistry;
+  readonly #session: SessionContext;
+  #listenSocket?: us_listen_socket;
+  #livenessTimer?: NodeJS.Timeout;
+  #stopping = false;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly settings: SocketSettings,
+    private readonly logger: Logger,
+  ) {
+    this.app = uWS.App();
+    this.#topics = new TopicRegistry(this.app, bus, (subject) =>
+      logger.warn({ subject }, 'dropped a bus message that is not an event'),
+    );
+    this.#session = {
+      auth: new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
+      authorizer: new AuthorizerClient(bus, settings.UPSTREAM_TIMEOUT_MS),
+      topics: this.#topics,
+      logger,
+      maxAuthFailures: settings.MAX_AUTH_FAILURES,
+    };
+    const behavior = this.#behavior();
+    this.app.ws('/v1', behavior).ws('/v1/', behavior);
+    const upgradeRequired = (res: uWS.HttpResponse): void =>
+      sendText(res, '426 Upgrade Required', 'this endpoint speaks WebSocket\n');
+    this.app.get('/v1', upgradeRequired).get('/v1/', upgradeRequired);
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  get ready(): boolean {
+    return this.#listenSocket !== undefined && !this.#stopping;
+  }
+
+  stats(): { connections: number; subjects: number; topics: number; malformed: number } {
+    return { connections: this.#connections.size, ...this.#topics.stats() };
+  }
+
+  async listen(): Promise<number> {
+    const { socket, port } = await listen(this.app, this.settings.HOST, this.settings.PORT);
+    this.#listenSocket = socket;
+    this.#livenessTimer = setInterval(() => this.#checkLiveness(), this.settings.PING_INTERVAL_MS);
+    return port;
+  }
+
+  /** Stops accepting, closes every socket with 1012 (clients reconnect elsewhere). */
+  stop(): void {
+    this.#stopping = true;
+    clearInterval(this.#livenessTimer);
+    if (this.#listenSocket) stopListening(this.#listenSocket);
+    const { code, reason } = CloseCodes.serviceRestart;
+    for (const ws of [...this.#connections]) ws.end(code, reason);
+  }
+
+  #behavior(): WebSocketBehavior<Connection> {
+    const { settings, logger } = this;
+    return {
+      compression: uWS.DISABLED,
+      maxPayloadLength: settings.MAX_MESSAGE_BYTES * HARD_LIMIT_FACTOR,
+      maxBackpressure: settings.MAX_BACKPRESSURE_BYTES,
+      closeOnBackpressureLimit: 1,
+      idleTimeout: 0,
+      sendPingsAutomatically: false,
+
+      upgrade: (res, req, context) => {
+        if (this.#stopping) return sendText(res, '503 Service Unavailable', 'shutting down\n');
+        const connection = newConnection(
+          Buffer.from(res.getRemoteAddressAsText()).toString(),
+          req.getQuery('client_id') || undefined,
+          req.getQuery('api_key') || undefined,
+        );
+        res.upgrade(
+          connection,
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      },
+
+      open: (ws) => {
+        const conn = ws.getUserData();
+        this.#connections.add(ws);
+        ws.subscribe(PING_TOPIC);
+        const { code, reason } = CloseCodes.authenticationTimeout;
+        conn.authTimer = setTimeout(() => {
+          if (!conn.principal && !conn.closed) ws.end(code, reason);
+        }, settings.AUTH_TIMEOUT_MS);
+        logger.debug({ connId: conn.id, clientId: conn.clientId, remote: conn.remoteAddress }, 'connection opened');
+
+        const apiKey = conn.queryApiKey;
+        conn.queryApiKey = undefined;
+        if (apiKey) this.#enqueue(ws, () => authenticate(this.#session, ws, { type: 'auth', api_key: apiKey }));
+      },
+
+      message: (ws, message, isBinary) => {
+        const conn = ws.getUserData();
+        conn.lastSeen = Date.now();
+        if (message.byteLength > settings.MAX_MESSAGE_BYTES) {
+          const { code, reason } = CloseCodes.messageTooBig;
+          return ws.end(code, reason);
+        }
+        if (isBinary) {
+          const details = { reason: 'Binary frames are not supported; send JSON text' };
+          return void ws.send(errorFrame({ code: 'invalid_message_format', details }), false, false);
+        }
+        // The ArrayBuffer is only valid during this callback: decode (copy) it now.
+        const text = Buffer.from(message).toString('utf8');
+        this.#enqueue(ws, () => handleFrame(this.#session, ws, text));
+      },
+
+      pong: (ws) => {
+        ws.getUserData().lastSeen = Date.now();
+      },
+
+      close: (ws, code) => {
+        const conn = ws.getUserData();
+        conn.closed = true;
+        this.#connections.delete(ws);
+        releaseConnection(this.#session, conn);
+        logger.debug({ connId: conn.id, tenant: conn.principal?.tenant, code }, 'connection closed');
+      },
+    };
+  }
+
+  /** Runs `task` after the connection's earlier messages, so replies keep request order. */
+  #enqueue(ws: Socket, task: () => Promise<void>): void {
+    const conn = ws.getUserData();
+    if (conn.queued >= MAX_QUEUED) {
+      const reason = `More than ${MAX_QUEUED} messages are waiting for an answer`;
+      return void ws.send(errorFrame({ code: 'rate_limit_exceeded', details: { reason } }), false, false);
+    }
+    conn.queued++;
+    conn.queue = conn.queue
+      .then(task)
+      .catch((err: unknown) => {
+        this.logger.error({ err, connId: conn.id }, 'message handling failed');
+        if (!conn.closed) ws.send(errorFrame({ code: 'server_error' }), false, false);
+      })
+      .finally(() => {
+        conn.queued--;
+      });
+  }
+
+  /**
+   * Sends the JSON ping to everyone, and a protocol ping to sockets quiet for a whole
+   * interval: browsers answer those by themselves, so a live page never times out.
+   */
+  #checkLiveness(): void {
+    this.app.publish(PING_TOPIC, SERVER_PING_FRAME, false, false);
+    const now = Date.now();
+    const deadline = now - this.settings.PING_TIMEOUT_MS;
+    const quiet = now - this.settings.PING_INTERVAL_MS;
+    const { code, reason } = CloseCodes.pingTimeout;
+    for (const ws of this.#connections) {
+      const { lastSeen } = ws.getUserData();
+      if (lastSeen < deadline) ws.end(code, reason);
+      else if (lastSeen < quiet) ws.ping();
+    }
+  }
+}

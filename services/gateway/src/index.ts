@@ -1,0 +1,2 @@
+export { GatewaySettings, SocketSettings } from './config.ts';
+export { Gateway } from './gateway.ts';

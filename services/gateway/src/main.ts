@@ -1,0 +1,37 @@
+import { hostname } from 'node:os';
+
+import { NatsBus } from '@switchboard/bus';
+import { loadEnv } from '@switchboard/config';
+import { logBusStatus, mountHealthAndFallback, runMain, stopOnSignals } from '@switchboard/runtime';
+import { createLogger, startTracing } from '@switchboard/telemetry';
+
+import { GatewaySettings } from './config.ts';
+import { Gateway } from './gateway.ts';
+
+const logger = createLogger('gateway', process.env.LOG_LEVEL);
+
+runMain(logger, async () => {
+  const settings = loadEnv(GatewaySettings);
+  logger.level = settings.LOG_LEVEL;
+  const gatewayId = settings.GATEWAY_ID ?? hostname();
+  const stopTracing = await startTracing('gateway');
+
+  const bus = await NatsBus.connect({ servers: settings.NATS_URL, name: `switchboard-gateway-${gatewayId}` });
+  logBusStatus(bus, logger);
+  const gateway = new Gateway(bus, settings, logger.child({ gatewayId }));
+  mountHealthAndFallback(gateway.app, () => gateway.ready);
+  const port = await gateway.listen();
+
+  const { NATS_URL, HOST, LOG_LEVEL, ...limits } = settings;
+  logger.info({ mode: 'nats', gatewayId, natsUrl: NATS_URL, host: HOST, port, logLevel: LOG_LEVEL, ...limits }, 'ready');
+
+  stopOnSignals(
+    logger,
+    async () => {
+      gateway.stop();
+      await bus.drain();
+      await stopTracing();
+    },
+    settings.SHUTDOWN_TIMEOUT_MS,
+  );
+});

@@ -1,0 +1,183 @@
+import type { WebSocket } from 'uWebSockets.js';
+
+import type { AuthClient } from '@switchboard/auth';
+import type { AuthorizerClient } from '@switchboard/channel-authorizer';
+import {
+  authErrorFrame,
+  authSuccessFrame,
+  CloseCodes,
+  DEFAULT_PLANS,
+  errorFrame,
+  parseClientMessage,
+  pongFrame,
+  subscribeParams,
+  subscriptionSuccessFrame,
+  unsubscriptionSuccessFrame,
+  type AuthMessage,
+  type ClientMessage,
+  type Principal,
+  type SubscribeMessage,
+  type UnsubscribeMessage,
+} from '@switchboard/protocol';
+import type { Logger } from '@switchboard/telemetry';
+
+import type { Connection } from './connection.ts';
+import type { TopicRegistry } from './topics.ts';
+
+/** What message handling needs from the gateway around it. */
+export interface SessionContext {
+  readonly auth: AuthClient;
+  readonly authorizer: AuthorizerClient;
+  readonly topics: TopicRegistry;
+  readonly logger: Logger;
+  readonly maxAuthFailures: number;
+}
+
+type Socket = WebSocket<Connection>;
+
+/** Sends unless the socket closed while we were waiting on a service. */
+function reply(ws: Socket, frame: string): void {
+  if (!ws.getUserData().closed) ws.send(frame, false, false);
+}
+
+function sameIdentity(a: Principal, b: Principal): boolean {
+  return a.tenant === b.tenant && a.userId === b.userId && a.appId === b.appId;
+}
+
+/** Handles one text frame of a connection. Never throws. */
+export async function handleFrame(ctx: SessionContext, ws: Socket, text: string): Promise<void> {
+  const parsed = parseClientMessage(text);
+  if (!parsed.ok) {
+    const { reason, field, requestId } = parsed;
+    return reply(ws, errorFrame({ code: 'invalid_message_format', requestId, details: { reason, field } }));
+  }
+  await handleMessage(ctx, ws, parsed.message);
+}
+
+export async function handleMessage(ctx: SessionContext, ws: Socket, message: ClientMessage): Promise<void> {
+  const conn = ws.getUserData();
+  switch (message.type) {
+    case 'ping':
+      return reply(ws, pongFrame(message.request_id));
+    case 'pong':
+      return;
+    case 'auth':
+      return authenticate(ctx, ws, message);
+  }
+
+  if (!conn.principal) {
+    return reply(ws, errorFrame({ code: 'authentication_required', requestId: message.request_id }));
+  }
+  if (message.type === 'subscribe') return subscribe(ctx, ws, conn.principal, message);
+  return unsubscribe(ctx, ws, message);
+}
+
+export async function authenticate(ctx: SessionContext, ws: Socket, message: AuthMessage): Promise<void> {
+  const conn = ws.getUserData();
+  const requestId = message.request_id;
+  if ((message.api_key === undefined) === (message.token === undefined)) {
+    const reason = 'auth needs exactly one of api_key or token';
+    return reply(ws, errorFrame({ code: 'invalid_message_format', requestId, details: { reason, field: 'api_key' } }));
+  }
+
+  let result;
+  try {
+    result = await ctx.auth.verify({ api_key: message.api_key, token: message.token });
+  } catch (err) {
+    ctx.logger.error({ err, connId: conn.id }, 'auth unavailable');
+    return reply(ws, authErrorFrame('server_error', 'Authentication is temporarily unavailable', requestId, true));
+  }
+  if (conn.closed) return;
+
+  if (!result.ok) {
+    conn.authFailures++;
+    ctx.logger.info({ connId: conn.id, failures: conn.authFailures, reason: result.message }, 'auth failed');
+    reply(ws, authErrorFrame('invalid_credentials', result.message, requestId));
+    if (conn.authFailures >= ctx.maxAuthFailures && !conn.principal) {
+      const { code, reason } = CloseCodes.tooManyAuthFailures;
+      ws.end(code, reason);
+    }
+    return;
+  }
+
+  const principal = result.principal;
+  if (conn.principal && !sameIdentity(conn.principal, principal)) {
+    return reply(ws, authErrorFrame('permission_denied', 'Connection is authenticated as another identity', requestId));
+  }
+  conn.principal = principal;
+  clearTimeout(conn.authTimer);
+  ctx.logger.debug(
+    { connId: conn.id, tenant: principal.tenant, userId: principal.userId, method: principal.method },
+    'authenticated',
+  );
+  reply(
+    ws,
+    authSuccessFrame({
+      connectionId: conn.id,
+      tenant: principal.tenant,
+      userId: principal.userId,
+      appId: principal.appId,
+      plan: principal.plan,
+      expiresAt: principal.expiresAt,
+      requestId,
+    }),
+  );
+}
+
+async function subscribe(ctx: SessionContext, ws: Socket, principal: Principal, message: SubscribeMessage): Promise<void> {
+  const conn = ws.getUserData();
+  const { channel, request_id: requestId } = message;
+  const params = subscribeParams(message);
+
+  let result;
+  try {
+    result = await ctx.authorizer.authorize({ principal, channel, params });
+  } catch (err) {
+    ctx.logger.error({ err, connId: conn.id, channel }, 'channel-authorizer unavailable');
+    const reason = 'Authorization is temporarily unavailable';
+    return reply(ws, errorFrame({ code: 'server_error', requestId, details: { reason, channel }, temporary: true }));
+  }
+  if (conn.closed) return;
+  if (!result.ok) {
+    const code = result.code === 'permission_denied' || result.code === 'resource_not_found' ? result.code : 'invalid_subscription';
+    return reply(ws, errorFrame({ code, message: result.message, requestId, details: result.details }));
+  }
+
+  const { grant } = result;
+  if (!conn.subscriptions.has(grant.subscriptionId)) {
+    const limit = DEFAULT_PLANS[principal.plan]?.maxSubscriptionsPerConnection ?? null;
+    if (limit !== null && conn.subscriptions.size >= limit) {
+      const reason = `The ${principal.plan} plan allows ${limit} subscriptions per connection`;
+      return reply(ws, errorFrame({ code: 'subscription_limit_exceeded', requestId, details: { reason, channel, limit } }));
+    }
+    const topics = grant.subjects.map((subject) => ctx.topics.acquire(subject, grant.subscriptionId));
+    for (const topic of topics) ws.subscribe(topic);
+    conn.subscriptions.set(grant.subscriptionId, { channel, topics });
+    ctx.logger.debug({ connId: conn.id, tenant: principal.tenant, channel, subjects: grant.subjects }, 'subscribed');
+  }
+  reply(ws, subscriptionSuccessFrame(channel, params, grant.subscriptionId, requestId));
+}
+
+function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessage): void {
+  const conn = ws.getUserData();
+  const { subscription_id: id, request_id: requestId } = message;
+  const held = conn.subscriptions.get(id);
+  if (!held) {
+    const details = { reason: `Unknown subscription_id: ${id}`, subscription_id: id };
+    return reply(ws, errorFrame({ code: 'invalid_subscription', requestId, details }));
+  }
+
+  conn.subscriptions.delete(id);
+  for (const topic of held.topics) {
+    ws.unsubscribe(topic);
+    ctx.topics.release(topic);
+  }
+  reply(ws, unsubscriptionSuccessFrame(id, requestId));
+}
+
+/** Releases everything a closed connection held. uWebSockets.js already dropped its topics. */
+export function releaseConnection(ctx: SessionContext, conn: Connection): void {
+  clearTimeout(conn.authTimer);
+  for (const held of conn.subscriptions.values()) for (const topic of held.topics) ctx.topics.release(topic);
+  conn.subscriptions.clear();
+}

@@ -1,0 +1,101 @@
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+
+import type { Logger } from '@switchboard/telemetry';
+
+import { HTTP_STATUS, type EventPublisher, type PublishOutcome } from './publisher.ts';
+
+const STATUS_TEXT: Record<number, string> = {
+  202: '202 Accepted',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  413: '413 Payload Too Large',
+  503: '503 Service Unavailable',
+};
+
+/** The server key of a request: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+export function credentialFrom(authorization: string, apiKeyHeader: string): string | undefined {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  return bearer?.[1] ?? (apiKeyHeader.trim() || undefined);
+}
+
+function send(res: HttpResponse, status: number, body: unknown, closeConnection = false): void {
+  res.cork(() => {
+    res
+      .writeStatus(STATUS_TEXT[status] ?? `${status}`)
+      .writeHeader('content-type', 'application/json')
+      .end(JSON.stringify(body), closeConnection);
+  });
+}
+
+function sendOutcome(res: HttpResponse, outcome: PublishOutcome): void {
+  if (outcome.ok) return send(res, 202, { id: outcome.id, status: 'accepted' });
+  const { code, message, details, temporary } = outcome;
+  send(res, HTTP_STATUS[code] ?? 500, { error: { code, message, details, temporary } });
+}
+
+/**
+ * Reads a request body up to `maxBytes`. Calls `onBody` once with the body, or with
+ * `undefined` when it is too large (the caller answers 413 and closes).
+ */
+function readBody(res: HttpResponse, maxBytes: number, onBody: (body: Buffer | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  res.onData((chunk, isLast) => {
+    if (done) return;
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      done = true;
+      return onBody(undefined);
+    }
+    // uWS reuses the chunk's memory after this callback returns: copy it.
+    chunks.push(Buffer.from(Buffer.from(chunk)));
+    if (isLast) {
+      done = true;
+      onBody(Buffer.concat(chunks));
+    }
+  });
+}
+
+/** Mounts `POST /v1/events` on a uWebSockets.js app. */
+export function mountPublishApi(
+  app: TemplatedApp,
+  publisher: EventPublisher,
+  options: { maxBodyBytes: number; logger: Logger },
+): void {
+  const { maxBodyBytes, logger } = options;
+  const tooLarge = { error: { code: 'payload_too_large', message: `Body exceeds ${maxBodyBytes} bytes` } };
+
+  app.post('/v1/events', (res, req) => {
+    const credential = credentialFrom(req.getHeader('authorization'), req.getHeader('x-api-key'));
+    const declared = Number(req.getHeader('content-length') || 0);
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    if (declared > maxBodyBytes) return send(res, 413, tooLarge, true);
+
+    readBody(res, maxBodyBytes, (raw) => {
+      if (!raw) return send(res, 413, tooLarge, true);
+
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        const reason = 'Body is not valid JSON';
+        return send(res, 400, { error: { code: 'invalid_message_format', message: reason, details: { reason } } });
+      }
+
+      publisher.publish(credential, body, 'http').then(
+        (outcome) => {
+          if (!aborted) sendOutcome(res, outcome);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'publish failed');
+          if (!aborted) send(res, 503, { error: { code: 'server_error', message: 'Publish failed', temporary: true } });
+        },
+      );
+    });
+  });
+}

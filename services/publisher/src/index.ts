@@ -1,0 +1,4 @@
+export { credentialFrom, mountPublishApi } from './http.ts';
+export { servePublishEndpoint } from './nats-endpoint.ts';
+export { EventPublisher, HTTP_STATUS, type PublishOutcome } from './publisher.ts';
+export { PublisherSettings } from './config.ts';

@@ -1,0 +1,50 @@
+import uWS from 'uWebSockets.js';
+
+import { AuthClient } from '@switchboard/auth';
+import { NatsBus } from '@switchboard/bus';
+import { loadEnv } from '@switchboard/config';
+import {
+  listen,
+  logBusStatus,
+  mountHealthAndFallback,
+  runMain,
+  stopListening,
+  stopOnSignals,
+} from '@switchboard/runtime';
+import { createLogger, startTracing } from '@switchboard/telemetry';
+
+import { PublisherSettings } from './config.ts';
+import { mountPublishApi } from './http.ts';
+import { servePublishEndpoint } from './nats-endpoint.ts';
+import { EventPublisher } from './publisher.ts';
+
+const logger = createLogger('publisher', process.env.LOG_LEVEL);
+
+runMain(logger, async () => {
+  const settings = loadEnv(PublisherSettings);
+  logger.level = settings.LOG_LEVEL;
+  const stopTracing = await startTracing('publisher');
+
+  const bus = await NatsBus.connect({ servers: settings.NATS_URL, name: 'switchboard-publisher' });
+  logBusStatus(bus, logger);
+  const publisher = new EventPublisher(bus, new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS), logger);
+  await servePublishEndpoint(bus, publisher, logger);
+
+  const app = uWS.App();
+  let stopping = false;
+  mountPublishApi(app, publisher, { maxBodyBytes: settings.MAX_BODY_BYTES, logger });
+  mountHealthAndFallback(app, () => !stopping);
+  const { socket, port } = await listen(app, settings.HOST, settings.PORT);
+  logger.info({ mode: 'nats', natsUrl: settings.NATS_URL, host: settings.HOST, port, maxBodyBytes: settings.MAX_BODY_BYTES }, 'ready');
+
+  stopOnSignals(
+    logger,
+    async () => {
+      stopping = true;
+      stopListening(socket);
+      await bus.drain();
+      await stopTracing();
+    },
+    settings.SHUTDOWN_TIMEOUT_MS,
+  );
+});

@@ -1,0 +1,33 @@
+import type { Bus } from '@switchboard/bus';
+import { encodeJson, ServiceSubjects } from '@switchboard/protocol';
+import type { Logger } from '@switchboard/telemetry';
+
+import { credentialFrom } from './http.ts';
+import type { EventPublisher } from './publisher.ts';
+
+/**
+ * Serves `sb.svc.publisher.publish` for domain services on NATS: the same body as
+ * `POST /v1/events`, the server key in an `authorization` header, and a reply of
+ * `{ ok: true, id }` or `{ ok: false, code, message, details }`.
+ */
+export async function servePublishEndpoint(bus: Bus, publisher: EventPublisher, logger: Logger): Promise<void> {
+  await bus.serve(
+    { service: 'publisher', name: 'publish', subject: ServiceSubjects.publish, description: 'publish an event' },
+    async (message) => {
+      const headers = message.headers ?? {};
+      const credential = credentialFrom(headers.authorization ?? '', headers['x-api-key'] ?? '');
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.from(message.data).toString('utf8'));
+      } catch {
+        return encodeJson({ ok: false, code: 'invalid_message_format', message: 'Body is not valid JSON' });
+      }
+      try {
+        return encodeJson(await publisher.publish(credential, body, 'nats'));
+      } catch (err) {
+        logger.error({ err }, 'publish failed');
+        return encodeJson({ ok: false, code: 'server_error', message: 'Publish failed', temporary: true });
+      }
+    },
+  );
+}

@@ -1,0 +1,52 @@
+import { AuthClient, readCredentialsFile, startAuthService } from '@switchboard/auth';
+import { MemoryBus } from '@switchboard/bus';
+import { startChannelAuthorizer } from '@switchboard/channel-authorizer';
+import { loadEnv } from '@switchboard/config';
+import { Gateway } from '@switchboard/gateway';
+import { EventPublisher, mountPublishApi, servePublishEndpoint } from '@switchboard/publisher';
+import { logBusStatus, mountHealthAndFallback, runMain, stopOnSignals } from '@switchboard/runtime';
+import { createLogger, startTracing } from '@switchboard/telemetry';
+
+import { StandaloneSettings } from './config.ts';
+import { createDemoCredentials, demoBanner } from './demo.ts';
+
+const logger = createLogger('standalone', process.env.LOG_LEVEL);
+
+/** All four services in one process on the in-process bus. */
+runMain(logger, async () => {
+  const settings = loadEnv(StandaloneSettings);
+  logger.level = settings.LOG_LEVEL;
+  const level = settings.LOG_LEVEL;
+  const stopTracing = await startTracing('standalone');
+
+  const demo = settings.SWITCHBOARD_CONFIG ? undefined : await createDemoCredentials();
+  const credentials = demo?.credentials ?? readCredentialsFile(settings.SWITCHBOARD_CONFIG!);
+
+  const bus = new MemoryBus();
+  logBusStatus(bus, logger);
+  await startAuthService(bus, credentials, createLogger('auth', level));
+  await startChannelAuthorizer(bus, createLogger('channel-authorizer', level));
+
+  const publisherLogger = createLogger('publisher', level);
+  const publisher = new EventPublisher(bus, new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS), publisherLogger);
+  await servePublishEndpoint(bus, publisher, publisherLogger);
+
+  const gateway = new Gateway(bus, settings, createLogger('gateway', level));
+  mountPublishApi(gateway.app, publisher, { maxBodyBytes: settings.MAX_BODY_BYTES, logger: publisherLogger });
+  mountHealthAndFallback(gateway.app, () => gateway.ready);
+  const port = await gateway.listen();
+
+  if (demo) process.stdout.write(`${demoBanner(demo, port)}\n`);
+  const { HOST, SWITCHBOARD_CONFIG, LOG_LEVEL, ...limits } = settings;
+  logger.info({ mode: 'standalone', host: HOST, port, config: SWITCHBOARD_CONFIG ?? 'demo', logLevel: LOG_LEVEL, ...limits }, 'ready');
+
+  stopOnSignals(
+    logger,
+    async () => {
+      gateway.stop();
+      await bus.drain();
+      await stopTracing();
+    },
+    settings.SHUTDOWN_TIMEOUT_MS,
+  );
+});
