@@ -54,20 +54,28 @@ export async function createDemoCredentials(): Promise<DemoCredentials> {
   return { credentials, clientKeys, serverKey, jwtSecret, sampleToken };
 }
 
+/** Where a person reaches the demo. */
+export interface DemoEndpoints {
+  readonly title: string;
+  /** WebSocket URLs, e.g. `ws://127.0.0.1:8080/v1/`. */
+  readonly socketUrls: readonly string[];
+  readonly publishUrl: string;
+}
+
 /** The start-up text a person reads: keys, a token, and commands to paste. */
-export function demoBanner(demo: DemoCredentials, port: number): string {
-  const base = `127.0.0.1:${port}`;
+export function demoBanner(demo: DemoCredentials, endpoints: DemoEndpoints): string {
+  const socketUrl = endpoints.socketUrls[0];
   const freeKey = demo.clientKeys.free;
   const subscribe = JSON.stringify({ type: 'subscribe', channel: 'projects.updates', project_id: 'proj_12345', request_id: 'r1' });
   const listen =
-    `node -e "const ws=new (require('ws'))('ws://${base}/v1/?api_key=${freeKey}');` +
+    `node -e "const ws=new (require('ws'))('${socketUrl}?api_key=${freeKey}');` +
     `ws.on('open',()=>ws.send(JSON.stringify(${subscribe.replaceAll('"', "'")})));` +
     `ws.on('message',m=>console.log(String(m)))"`;
   const body = JSON.stringify({ channel: 'projects.updates', event: 'project.updated', project_id: 'proj_12345', data: { name: 'Hello' } });
 
   return [
     '',
-    `Switchboard (standalone) on ws://${base}/v1/  and  http://${base}/v1/events`,
+    `${endpoints.title}: ${endpoints.socketUrls.join('  ')}  and  ${endpoints.publishUrl}`,
     `No SWITCHBOARD_CONFIG: demo tenant "${DEMO_TENANT}" with keys made for this run only.`,
     '',
     'Client keys (scope subscribe):',
@@ -81,7 +89,7 @@ export function demoBanner(demo: DemoCredentials, port: number): string {
     '1) listen:',
     `  ${listen}`,
     '2) publish:',
-    `  curl -s -X POST http://${base}/v1/events -H 'Authorization: Bearer ${demo.serverKey}' \\`,
+    `  curl -s -X POST ${endpoints.publishUrl} -H 'Authorization: Bearer ${demo.serverKey}' \\`,
     `    -H 'Content-Type: application/json' -d '${body}'`,
     '',
   ].join('\n');

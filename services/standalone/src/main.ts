@@ -36,7 +36,9 @@ runMain(logger, async () => {
   mountHealthAndFallback(gateway.app, () => gateway.ready);
   const port = await gateway.listen();
 
-  if (demo) process.stdout.write(`${demoBanner(demo, port)}\n`);
+  const base = `127.0.0.1:${port}`;
+  const endpoints = { title: 'Switchboard (standalone)', socketUrls: [`ws://${base}/v1/`], publishUrl: `http://${base}/v1/events` };
+  if (demo) process.stdout.write(`${demoBanner(demo, endpoints)}\n`);
   const { HOST, SWITCHBOARD_CONFIG, LOG_LEVEL, ...limits } = settings;
   logger.info({ mode: 'standalone', host: HOST, port, config: SWITCHBOARD_CONFIG ?? 'demo', logLevel: LOG_LEVEL, ...limits }, 'ready');
 

@@ -1,0 +1,98 @@
+import { parseArgs } from 'node:util';
+
+import { SignJWT } from 'jose';
+
+import { isKnownPlan, isSafeId, type Scope } from '@switchboard/protocol';
+
+import { generateApiKey, hashApiKey, keyIdFromHash } from './api-keys.ts';
+import type { ApiKeyEntry } from './credentials-file.ts';
+
+const USAGE = `usage:
+  npm run keys -- create --tenant <id> --plan <free|professional|business|enterprise>
+                         [--user <id> | --app <id>] [--scopes subscribe,publish] [--label <text>]
+      Prints a new API key once, and the entry to add to "apiKeys" in the credentials file.
+  npm run keys -- hash <key>
+      Prints the stored form of an existing key.
+  npm run keys -- token --secret <hs256 secret> --issuer <iss> --tenant <id> --user <id>
+                        [--audience switchboard] [--plan free] [--ttl 1h]
+      Signs a development JWT.`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function requireId(name: string, value: string | undefined): string {
+  if (!isSafeId(value)) fail(`--${name} must be 1-128 letters, digits, '_' or '-'`);
+  return value;
+}
+
+function create(args: string[]): void {
+  const { values } = parseArgs({
+    args,
+    options: {
+      tenant: { type: 'string' },
+      plan: { type: 'string' },
+      user: { type: 'string' },
+      app: { type: 'string' },
+      scopes: { type: 'string', default: 'subscribe' },
+      label: { type: 'string' },
+    },
+  });
+  const tenant = requireId('tenant', values.tenant);
+  if (!values.plan || !isKnownPlan(values.plan)) fail('--plan must be free, professional, business or enterprise');
+  if (values.user && values.app) fail('give --user or --app, not both');
+  const scopes = values.scopes.split(',').map((s) => s.trim());
+  if (!scopes.every((s): s is Scope => s === 'subscribe' || s === 'publish')) fail('--scopes: subscribe and/or publish');
+
+  const key = generateApiKey();
+  const hash = hashApiKey(key);
+  const entry: ApiKeyEntry = {
+    id: keyIdFromHash(hash),
+    hash,
+    tenant,
+    plan: values.plan,
+    userId: values.user ? requireId('user', values.user) : undefined,
+    appId: values.app ? requireId('app', values.app) : undefined,
+    scopes,
+    label: values.label,
+  };
+  process.stdout.write(`API key (shown once, store it now):\n  ${key}\n\nEntry for "apiKeys":\n`);
+  process.stdout.write(`${JSON.stringify(entry, null, 2)}\n`);
+}
+
+async function token(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      secret: { type: 'string' },
+      issuer: { type: 'string' },
+      audience: { type: 'string', default: 'switchboard' },
+      tenant: { type: 'string' },
+      user: { type: 'string' },
+      plan: { type: 'string', default: 'free' },
+      ttl: { type: 'string', default: '1h' },
+    },
+  });
+  if (!values.secret || values.secret.length < 32) fail('--secret must be at least 32 characters');
+  if (!values.issuer) fail('--issuer is required');
+  const jwt = await new SignJWT({ tenant: requireId('tenant', values.tenant), plan: values.plan })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(requireId('user', values.user))
+    .setIssuer(values.issuer)
+    .setAudience(values.audience)
+    .setIssuedAt()
+    .setExpirationTime(values.ttl)
+    .sign(new TextEncoder().encode(values.secret));
+  process.stdout.write(`${jwt}\n`);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+try {
+  if (command === 'create') create(rest);
+  else if (command === 'hash' && rest[0]) process.stdout.write(`${hashApiKey(rest[0])}\n`);
+  else if (command === 'token') await token(rest);
+  else fail(command ? `unknown command: ${command}` : 'no command');
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}

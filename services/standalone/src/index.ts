@@ -1,0 +1,1 @@
+export { createDemoCredentials, demoBanner, type DemoCredentials, type DemoEndpoints } from './demo.ts';
