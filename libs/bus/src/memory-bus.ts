@@ -84,21 +84,23 @@ export class MemoryBus implements Bus {
     }
   }
 
-  async serve(endpoint: EndpointSpec, handler: RequestHandler): Promise<void> {
-    if (this.#closed) throw new BusClosedError();
+  serve(endpoint: EndpointSpec, handler: RequestHandler): Promise<void> {
+    if (this.#closed) return Promise.reject(new BusClosedError());
     this.#endpoints.set(endpoint.subject, handler);
+    return Promise.resolve();
   }
 
   onStatus(listener: (status: BusStatus) => void): void {
     this.#listeners.push(listener);
   }
 
-  async drain(): Promise<void> {
+  drain(): Promise<void> {
     this.#closed = true;
     this.#flush();
     this.#exact.clear();
     this.#wildcard.clear();
     this.#endpoints.clear();
+    return Promise.resolve();
   }
 
   #schedule(): void {

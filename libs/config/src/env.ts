@@ -25,11 +25,12 @@ export function loadEnv<T extends TObject>(schema: T, env: NodeJS.ProcessEnv = p
 
   const converted = Value.Convert(schema, Value.Default(schema, raw));
   const validator = Compile(schema);
-  if (validator.Check(converted)) return converted as Static<T>;
+  if (validator.Check(converted)) return converted;
 
   const [first] = validator.Errors(converted);
   const key = first?.instancePath.replace(/^\//, '') || missingKey(first?.params) || 'environment';
-  const shown = SECRET_KEY.test(key) || raw[key] === undefined ? '' : ` (got "${String(raw[key])}")`;
+  const given = env[key];
+  const shown = SECRET_KEY.test(key) || given === undefined ? '' : ` (got "${given}")`;
   const choices = literalChoices(schema.properties[key]);
   const reason = choices ? `must be one of ${choices.join(', ')}` : (first?.message ?? 'invalid value');
   throw new ConfigError(key, `${reason}${shown}`);
@@ -49,7 +50,8 @@ function missingKey(params: unknown): string | undefined {
 export function envTable(schema: TObject<TProperties>): string {
   const rows = Object.entries(schema.properties).map(([key, property]) => {
     const p = property as { default?: unknown; description?: string };
-    const fallback = p.default === undefined ? '—' : `\`${String(p.default)}\``;
+    const shown = typeof p.default === 'string' ? p.default : JSON.stringify(p.default);
+    const fallback = p.default === undefined ? '—' : `\`${shown}\``;
     return `| \`${key}\` | ${fallback} | ${p.description ?? ''} |`;
   });
   return ['| Variable | Default | Meaning |', '|---|---|---|', ...rows].join('\n');

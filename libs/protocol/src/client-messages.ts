@@ -94,11 +94,11 @@ export function parseClientMessage(text: string): ParseResult {
   const type = record.type;
   if (type === undefined) return { ok: false, reason: 'Missing field: type', field: 'type', requestId };
   if (typeof type !== 'string' || !Object.hasOwn(validators, type)) {
-    return { ok: false, reason: `Unknown message type: ${String(type)}`, field: 'type', requestId };
+    return { ok: false, reason: `Unknown message type: ${JSON.stringify(type)}`, field: 'type', requestId };
   }
 
   const validator = validators[type as ClientMessageType];
-  if (validator.Check(record)) return { ok: true, message: record as ClientMessage };
+  if (validator.Check(record)) return { ok: true, message: record };
 
   const [first] = validator.Errors(record);
   const missing = first?.keyword === 'required' ? first.params : undefined;
@@ -118,5 +118,5 @@ export function parseClientMessage(text: string): ParseResult {
 /** The channel parameters of a subscribe message: everything but the envelope fields. */
 export function subscribeParams(message: SubscribeMessage): Record<string, string> {
   const { type: _type, channel: _channel, request_id: _requestId, ...params } = message;
-  return params as Record<string, string>;
+  return params;
 }

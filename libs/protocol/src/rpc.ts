@@ -90,7 +90,7 @@ export function decoder<T extends TSchema>(schema: T): (bytes: Uint8Array) => St
       const [first] = validator.Errors(value);
       throw new ContractError(`body does not match the contract at ${first?.instancePath || '/'}: ${first?.message}`);
     }
-    return value as Static<T>;
+    return value;
   };
 }
 
