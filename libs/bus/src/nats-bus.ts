@@ -1,6 +1,8 @@
 import {
   connect,
   headers as natsHeaders,
+  RequestError,
+  TimeoutError,
   type MsgHdrs,
   type NatsConnection,
   type Subscription,
@@ -53,9 +55,14 @@ function toBusMessage(msg: IncomingMsg): BusMessage {
   return { subject: msg.subject, data: msg.data, headers: msg.headers && fromNatsHeaders(msg.headers) };
 }
 
-/** Finds an error of the given name in an error's `cause` chain. */
-function hasCause(error: unknown, name: string): boolean {
-  for (let e = error; e instanceof Error; e = e.cause) if (e.name === name) return true;
+/** True when `error` or an error in its `cause` chain is a `type`. */
+function hasCause(error: unknown, type: new (...args: never[]) => Error): boolean {
+  let current: unknown = error;
+  while (current instanceof Error) {
+    const next: unknown = current.cause;
+    if (current instanceof type) return true;
+    current = next;
+  }
   return false;
 }
 
@@ -108,8 +115,10 @@ export class NatsBus implements Bus {
       });
       return toBusMessage(msg);
     } catch (error) {
-      if (hasCause(error, 'NoRespondersError')) throw new BusNoRespondersError(subject, { cause: error });
-      if (hasCause(error, 'TimeoutError')) throw new BusTimeoutError(subject, { cause: error });
+      if (error instanceof RequestError && error.isNoResponders()) {
+        throw new BusNoRespondersError(subject, { cause: error });
+      }
+      if (hasCause(error, TimeoutError)) throw new BusTimeoutError(subject, { cause: error });
       if (this.#nc.isClosed() || this.#nc.isDraining()) throw new BusClosedError({ cause: error });
       throw error;
     }

@@ -25,7 +25,7 @@ export type ApiKeyEntry = Static<typeof ApiKeyEntry>;
 
 const PublicKey = Type.Object({
   kid: Type.Optional(Type.String()),
-  alg: Type.Union(['RS256', 'ES256', 'EdDSA'].map((a) => Type.Literal(a))),
+  alg: Type.Union([Type.Literal('RS256'), Type.Literal('ES256'), Type.Literal('EdDSA')]),
   /** SPKI PEM (`-----BEGIN PUBLIC KEY-----`). */
   pem: Type.String({ minLength: 1 }),
 });

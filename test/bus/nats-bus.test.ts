@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { BusNoRespondersError, BusTimeoutError, NatsBus, type BusMessage } from '@switchboard/bus';
+
+import { startNats, type NatsServer } from '../harness/nats.ts';
+
+const text = (m: BusMessage): string => Buffer.from(m.data).toString();
+
+describe('NatsBus against a real nats-server', () => {
+  let nats: NatsServer;
+  let a: NatsBus;
+  let b: NatsBus;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    a = await NatsBus.connect({ servers: nats.url, name: 'test-a' });
+    b = await NatsBus.connect({ servers: nats.url, name: 'test-b' });
+  });
+
+  afterAll(async () => {
+    await a?.drain();
+    await b?.drain();
+    await nats?.stop();
+  });
+
+  it('delivers a publish to a wildcard subscriber on another connection, headers included', async () => {
+    const received = new Promise<BusMessage>((resolve) => {
+      b.subscribe('t.wild.*', resolve);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let the SUB reach the server
+    a.publish('t.wild.x', Buffer.from('hello'), { traceparent: '00-abc-def-01' });
+
+    const message = await received;
+    expect(text(message)).toBe('hello');
+    expect(message.subject).toBe('t.wild.x');
+    expect(message.headers?.traceparent).toBe('00-abc-def-01');
+  });
+
+  it('shares requests between replicas of one endpoint (queue group): each is answered once', async () => {
+    const spec = { service: 'echo', name: 'echo', subject: 't.svc.echo' };
+    await a.serve(spec, () => Buffer.from('a'));
+    await b.serve(spec, () => Buffer.from('b'));
+
+    const replies = await Promise.all(
+      Array.from({ length: 40 }, () => a.request('t.svc.echo', Buffer.from(''), { timeoutMs: 2000 })),
+    );
+    const counts = { a: 0, b: 0 };
+    for (const reply of replies) counts[text(reply) as 'a' | 'b']++;
+    expect(counts.a + counts.b).toBe(40);
+    expect(counts.a).toBeGreaterThan(0);
+    expect(counts.b).toBeGreaterThan(0);
+  });
+
+  it('tells "nobody serves this" apart from "nobody answered in time"', async () => {
+    await expect(a.request('t.svc.none', Buffer.from(''), { timeoutMs: 500 })).rejects.toBeInstanceOf(
+      BusNoRespondersError,
+    );
+    await b.serve({ service: 'slow', name: 'slow', subject: 't.svc.slow' }, () => new Promise(() => {}));
+    await expect(a.request('t.svc.slow', Buffer.from(''), { timeoutMs: 100 })).rejects.toBeInstanceOf(
+      BusTimeoutError,
+    );
+  });
+});
