@@ -18,7 +18,12 @@ const root = resolve(import.meta.dirname, '../..');
 const stateDir = join(root, '.switchboard/local');
 const children: Array<{ name: string; child: ChildProcess }> = [];
 
-function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+function start(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   // Own process group: Ctrl-C reaches only this script, which then stops services before NATS.
   const child = spawn(command, args, {
     cwd: root,
@@ -32,9 +37,11 @@ function start(name: string, command: string, args: string[], env: NodeJS.Proces
       process.stdout.write(`${name.padEnd(18)} ${line}\n`);
       if (line.includes('"msg":"ready"') || line.includes('Server is ready')) ready();
     };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
-    child.once('exit', (code) => failed(new Error(`${name} exited with ${code} before it was ready`)));
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
+    child.once('exit', (code) =>
+      failed(new Error(`${name} exited with ${code} before it was ready`)),
+    );
     child.once('error', failed);
   });
 }
@@ -63,11 +70,18 @@ async function main(): Promise<void> {
   if (!natsUrl) {
     const found = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });
     if (found.error) {
-      throw new Error('nats-server is not on PATH: install it (Debian: apt-get install nats-server) or set NATS_URL');
+      throw new Error(
+        'nats-server is not on PATH: install it (Debian: apt-get install nats-server) or set NATS_URL',
+      );
     }
     const port = process.env.NATS_PORT ?? '4223';
     mkdirSync(join(stateDir, 'jetstream'), { recursive: true });
-    await start('nats', 'nats-server', ['-a', '127.0.0.1', '-p', port, '-js', '-sd', join(stateDir, 'jetstream')], {});
+    await start(
+      'nats',
+      'nats-server',
+      ['-a', '127.0.0.1', '-p', port, '-js', '-sd', join(stateDir, 'jetstream')],
+      {},
+    );
     natsUrl = `nats://127.0.0.1:${port}`;
   }
 
@@ -84,8 +98,18 @@ async function main(): Promise<void> {
     service('auth', 'auth', { ...common, SWITCHBOARD_CONFIG: configPath }),
     service('channel-authorizer', 'channel-authorizer', common),
     service('publisher', 'publisher', { ...common, HOST: '127.0.0.1', PORT: '8090' }),
-    service('gateway-1', 'gateway', { ...common, HOST: '127.0.0.1', PORT: '8081', GATEWAY_ID: 'gw-1' }),
-    service('gateway-2', 'gateway', { ...common, HOST: '127.0.0.1', PORT: '8082', GATEWAY_ID: 'gw-2' }),
+    service('gateway-1', 'gateway', {
+      ...common,
+      HOST: '127.0.0.1',
+      PORT: '8081',
+      GATEWAY_ID: 'gw-1',
+    }),
+    service('gateway-2', 'gateway', {
+      ...common,
+      HOST: '127.0.0.1',
+      PORT: '8082',
+      GATEWAY_ID: 'gw-2',
+    }),
   ]);
 
   const endpoints = {

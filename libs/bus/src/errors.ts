@@ -1,7 +1,10 @@
 /** No reply arrived within the request's timeout. */
 export class BusTimeoutError extends Error {
   override name = 'BusTimeoutError';
-  constructor(readonly subject: string, options?: ErrorOptions) {
+  constructor(
+    readonly subject: string,
+    options?: ErrorOptions,
+  ) {
     super(`request on ${subject} timed out`, options);
   }
 }
@@ -9,7 +12,10 @@ export class BusTimeoutError extends Error {
 /** Nobody serves the subject right now. */
 export class BusNoRespondersError extends Error {
   override name = 'BusNoRespondersError';
-  constructor(readonly subject: string, options?: ErrorOptions) {
+  constructor(
+    readonly subject: string,
+    options?: ErrorOptions,
+  ) {
     super(`no responders on ${subject}`, options);
   }
 }

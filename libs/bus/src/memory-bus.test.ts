@@ -50,15 +50,25 @@ describe('MemoryBus', () => {
     await bus.serve({ service: 't', name: 'echo', subject: 'svc.echo' }, (m) =>
       bytes(`${Buffer.from(m.data).toString()} ${m.headers?.h}`),
     );
-    const reply = await bus.request('svc.echo', bytes('hi'), { timeoutMs: 100, headers: { h: 'there' } });
+    const reply = await bus.request('svc.echo', bytes('hi'), {
+      timeoutMs: 100,
+      headers: { h: 'there' },
+    });
     expect(Buffer.from(reply.data).toString()).toBe('hi there');
   });
 
   it('fails requests nobody serves, and requests that take too long', async () => {
     const bus = new MemoryBus();
-    await expect(bus.request('svc.none', bytes(''), { timeoutMs: 50 })).rejects.toBeInstanceOf(BusNoRespondersError);
-    await bus.serve({ service: 't', name: 'slow', subject: 'svc.slow' }, () => new Promise(() => {}));
-    await expect(bus.request('svc.slow', bytes(''), { timeoutMs: 20 })).rejects.toBeInstanceOf(BusTimeoutError);
+    await expect(bus.request('svc.none', bytes(''), { timeoutMs: 50 })).rejects.toBeInstanceOf(
+      BusNoRespondersError,
+    );
+    await bus.serve(
+      { service: 't', name: 'slow', subject: 'svc.slow' },
+      () => new Promise(() => {}),
+    );
+    await expect(bus.request('svc.slow', bytes(''), { timeoutMs: 20 })).rejects.toBeInstanceOf(
+      BusTimeoutError,
+    );
   });
 
   it('reports a throwing handler instead of losing the rest of the batch', async () => {

@@ -77,7 +77,10 @@ export class MemoryBus implements Bus {
     try {
       // A macrotask hop, as a network round trip would be.
       await new Promise((resolve) => setImmediate(resolve));
-      const reply = await Promise.race([handler({ subject, data, headers: options.headers }), timeout]);
+      const reply = await Promise.race([
+        handler({ subject, data, headers: options.headers }),
+        timeout,
+      ]);
       return { subject, data: reply };
     } finally {
       clearTimeout(timer);

@@ -44,15 +44,22 @@ interface IncomingMsg {
   readonly headers?: Iterable<[string, string[]]>;
 }
 
-function fromNatsHeaders(headers: Iterable<[string, string[]]> | undefined): BusHeaders | undefined {
+function fromNatsHeaders(
+  headers: Iterable<[string, string[]]> | undefined,
+): BusHeaders | undefined {
   if (!headers) return undefined;
   const out: Record<string, string> = {};
-  for (const [key, values] of headers) if (values[0] !== undefined) out[key.toLowerCase()] = values[0];
+  for (const [key, values] of headers)
+    if (values[0] !== undefined) out[key.toLowerCase()] = values[0];
   return out;
 }
 
 function toBusMessage(msg: IncomingMsg): BusMessage {
-  return { subject: msg.subject, data: msg.data, headers: msg.headers && fromNatsHeaders(msg.headers) };
+  return {
+    subject: msg.subject,
+    data: msg.data,
+    headers: msg.headers && fromNatsHeaders(msg.headers),
+  };
 }
 
 /** True when `error` or an error in its `cause` chain is a `type`. */

@@ -11,12 +11,18 @@ const Schema = Type.Object({
 
 describe('loadEnv', () => {
   it('applies defaults and converts numbers', () => {
-    expect(loadEnv(Schema, { PORT: '9000' })).toEqual({ PORT: 9000, LOG_LEVEL: 'info', JWT_SECRET: 'x'.repeat(32) });
+    expect(loadEnv(Schema, { PORT: '9000' })).toEqual({
+      PORT: 9000,
+      LOG_LEVEL: 'info',
+      JWT_SECRET: 'x'.repeat(32),
+    });
   });
 
   it('names the bad key and the value', () => {
     expect(() => loadEnv(Schema, { PORT: 'eighty' })).toThrow(/^PORT: .*"eighty"/);
-    expect(() => loadEnv(Schema, { LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL: must be one of fatal, error/);
+    expect(() => loadEnv(Schema, { LOG_LEVEL: 'loud' })).toThrow(
+      /LOG_LEVEL: must be one of fatal, error/,
+    );
   });
 
   it('never echoes a secret', () => {

@@ -5,7 +5,11 @@ import { Value } from 'typebox/value';
 /** A configuration value that stops start-up; the message names the key. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
-  constructor(readonly key: string, reason: string, options?: ErrorOptions) {
+  constructor(
+    readonly key: string,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
     super(`${key}: ${reason}`, options);
   }
 }
@@ -16,7 +20,10 @@ const SECRET_KEY = /SECRET|PASSWORD|TOKEN|API_KEY|CREDENTIAL/i;
  * Reads a service's settings from environment variables. The schema's property
  * names are the variable names; `default` and `description` drive the docs table.
  */
-export function loadEnv<T extends TObject>(schema: T, env: NodeJS.ProcessEnv = process.env): Static<T> {
+export function loadEnv<T extends TObject>(
+  schema: T,
+  env: NodeJS.ProcessEnv = process.env,
+): Static<T> {
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(schema.properties)) {
     const value = env[key];
@@ -32,7 +39,9 @@ export function loadEnv<T extends TObject>(schema: T, env: NodeJS.ProcessEnv = p
   const given = env[key];
   const shown = SECRET_KEY.test(key) || given === undefined ? '' : ` (got "${given}")`;
   const choices = literalChoices(schema.properties[key]);
-  const reason = choices ? `must be one of ${choices.join(', ')}` : (first?.message ?? 'invalid value');
+  const reason = choices
+    ? `must be one of ${choices.join(', ')}`
+    : (first?.message ?? 'invalid value');
   throw new ConfigError(key, `${reason}${shown}`);
 }
 

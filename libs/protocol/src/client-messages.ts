@@ -38,11 +38,7 @@ export type UnsubscribeMessage = Static<typeof Unsubscribe>;
 export type PingMessage = Static<typeof Ping>;
 export type PongMessage = Static<typeof Pong>;
 export type ClientMessage =
-  | AuthMessage
-  | SubscribeMessage
-  | UnsubscribeMessage
-  | PingMessage
-  | PongMessage;
+  AuthMessage | SubscribeMessage | UnsubscribeMessage | PingMessage | PongMessage;
 
 const validators = {
   auth: Compile(Auth),
@@ -63,12 +59,12 @@ export interface FormatProblem {
 }
 
 export type ParseResult =
-  | { readonly ok: true; readonly message: ClientMessage }
-  | ({ readonly ok: false } & FormatProblem);
+  { readonly ok: true; readonly message: ClientMessage } | ({ readonly ok: false } & FormatProblem);
 
 function usableRequestId(value: Record<string, unknown>): string | undefined {
   const id = value.request_id;
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_REQUEST_ID_LENGTH) return undefined;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_REQUEST_ID_LENGTH)
+    return undefined;
   return id;
 }
 
@@ -92,9 +88,15 @@ export function parseClientMessage(text: string): ParseResult {
   const record = value as Record<string, unknown>;
   const requestId = usableRequestId(record);
   const type = record.type;
-  if (type === undefined) return { ok: false, reason: 'Missing field: type', field: 'type', requestId };
+  if (type === undefined)
+    return { ok: false, reason: 'Missing field: type', field: 'type', requestId };
   if (typeof type !== 'string' || !Object.hasOwn(validators, type)) {
-    return { ok: false, reason: `Unknown message type: ${JSON.stringify(type)}`, field: 'type', requestId };
+    return {
+      ok: false,
+      reason: `Unknown message type: ${JSON.stringify(type)}`,
+      field: 'type',
+      requestId,
+    };
   }
 
   const validator = validators[type as ClientMessageType];
@@ -102,7 +104,8 @@ export function parseClientMessage(text: string): ParseResult {
 
   const [first] = validator.Errors(record);
   const missing = first?.keyword === 'required' ? first.params : undefined;
-  const missingField = (missing as { requiredProperties?: string[] } | undefined)?.requiredProperties?.[0];
+  const missingField = (missing as { requiredProperties?: string[] } | undefined)
+    ?.requiredProperties?.[0];
   if (missingField) {
     return { ok: false, reason: `Missing field: ${missingField}`, field: missingField, requestId };
   }

@@ -6,11 +6,24 @@ import { subscriptionId } from './server-messages.ts';
 describe('event frames', () => {
   it('splice the subscription id into the bus payload without changing the data', () => {
     const data = { n: 1.5, s: 'ü"\\', nested: [null, true] };
-    const { id, payload } = encodeBusEvent({ channel: 'chat.messages', event: 'chat.message', data });
+    const { id, payload } = encodeBusEvent({
+      channel: 'chat.messages',
+      event: 'chat.message',
+      data,
+    });
     expect(isBusEvent(payload)).toBe(true);
 
-    const frame = JSON.parse(eventFrame(eventFramePrefix('sub_x'), payload).toString()) as Record<string, unknown>;
-    expect(frame).toMatchObject({ type: 'event', subscription_id: 'sub_x', channel: 'chat.messages', id, data });
+    const frame = JSON.parse(eventFrame(eventFramePrefix('sub_x'), payload).toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(frame).toMatchObject({
+      type: 'event',
+      subscription_id: 'sub_x',
+      channel: 'chat.messages',
+      id,
+      data,
+    });
     expect(frame.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 

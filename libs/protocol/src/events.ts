@@ -23,7 +23,12 @@ export function newEventId(): string {
 }
 
 /** Serialises an event for the bus; `data` goes out exactly as published. */
-export function encodeBusEvent(input: { channel: string; event: string; data: unknown; id?: string }): {
+export function encodeBusEvent(input: {
+  channel: string;
+  event: string;
+  data: unknown;
+  id?: string;
+}): {
   id: string;
   payload: Buffer;
 } {

@@ -62,7 +62,10 @@ export const Grant = Type.Object({
 });
 export type Grant = Static<typeof Grant>;
 
-export const AuthorizeReply = Type.Union([Type.Object({ ok: Type.Literal(true), grant: Grant }), Failure]);
+export const AuthorizeReply = Type.Union([
+  Type.Object({ ok: Type.Literal(true), grant: Grant }),
+  Failure,
+]);
 export type AuthorizeReply = Static<typeof AuthorizeReply>;
 
 export const PublishReply = Type.Union([
@@ -82,13 +85,17 @@ export function decoder<T extends TSchema>(schema: T): (bytes: Uint8Array) => St
   return (bytes) => {
     let value: unknown;
     try {
-      value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+      value = JSON.parse(
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+      );
     } catch (cause) {
       throw new ContractError('body is not valid JSON', { cause });
     }
     if (!validator.Check(value)) {
       const [first] = validator.Errors(value);
-      throw new ContractError(`body does not match the contract at ${first?.instancePath || '/'}: ${first?.message}`);
+      throw new ContractError(
+        `body does not match the contract at ${first?.instancePath || '/'}: ${first?.message}`,
+      );
     }
     return value;
   };

@@ -90,7 +90,11 @@ export function subscriptionSuccessFrame(
 }
 
 export function unsubscriptionSuccessFrame(subscriptionId: string, requestId?: string): string {
-  return JSON.stringify({ type: 'unsubscription_success', subscription_id: subscriptionId, request_id: requestId });
+  return JSON.stringify({
+    type: 'unsubscription_success',
+    subscription_id: subscriptionId,
+    request_id: requestId,
+  });
 }
 
 export function pongFrame(requestId?: string): string {
@@ -106,7 +110,12 @@ export const SERVER_PING_FRAME = '{"type":"ping"}';
  * reconnecting client gets back the id it had.
  */
 export function subscriptionId(channel: string, params: ChannelParams): string {
-  const canonical = [channel, ...Object.keys(params).sort().map((k) => `${k}=${params[k]}`)];
+  const canonical = [
+    channel,
+    ...Object.keys(params)
+      .sort()
+      .map((k) => `${k}=${params[k]}`),
+  ];
   const digest = createHash('sha256').update(canonical.join('\n')).digest('base64url');
   return `sub_${digest.slice(0, 22)}`;
 }

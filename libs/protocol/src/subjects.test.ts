@@ -44,12 +44,17 @@ describe('resolveSubscription', () => {
   it.each(['proj.1', '*', '>', 'a b', '', '_', '-x', 'x'.repeat(129), 'é'])(
     'refuses the unsafe id %j',
     (id) => {
-      expect(resolveSubscription('t', 'projects.updates', { project_id: id })).toMatchObject({ ok: false });
+      expect(resolveSubscription('t', 'projects.updates', { project_id: id })).toMatchObject({
+        ok: false,
+      });
     },
   );
 
   it('refuses unknown channels and parameters', () => {
-    expect(resolveSubscription('t', 'nope', {})).toEqual({ ok: false, reason: 'Unknown channel: nope' });
+    expect(resolveSubscription('t', 'nope', {})).toEqual({
+      ok: false,
+      reason: 'Unknown channel: nope',
+    });
     expect(resolveSubscription('t', 'projects.updates', { colour: 'red' })).toEqual({
       ok: false,
       reason: 'Unknown parameter: colour',

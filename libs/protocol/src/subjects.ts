@@ -39,10 +39,12 @@ function checkParams(channelName: string, params: ChannelParams): Resolution | C
   const known = channel.definition.params.properties;
   for (const [name, value] of Object.entries(params)) {
     if (!Object.hasOwn(known, name)) return { ok: false, reason: `Unknown parameter: ${name}` };
-    if (!isSafeId(value)) return { ok: false, reason: `Invalid parameter ${name}: ${SAFE_ID_RULE}` };
+    if (!isSafeId(value))
+      return { ok: false, reason: `Invalid parameter ${name}: ${SAFE_ID_RULE}` };
   }
   for (const name of requiredParams(channel.definition)) {
-    if (params[name] === undefined) return { ok: false, reason: `Missing required parameter: ${name}` };
+    if (params[name] === undefined)
+      return { ok: false, reason: `Missing required parameter: ${name}` };
   }
   return channel;
 }
@@ -85,7 +87,8 @@ export function resolvePublication(
 
   const { definition } = checked;
   for (const name of definition.publishRequires) {
-    if (params[name] === undefined) return { ok: false, reason: `Missing required parameter: ${name}` };
+    if (params[name] === undefined)
+      return { ok: false, reason: `Missing required parameter: ${name}` };
   }
   const anyOf = definition.anyOf;
   if (anyOf && !anyOf.some((name) => params[name] !== undefined)) {

@@ -15,12 +15,17 @@ type ListenWithOptions = (
  * The port is taken exclusively: uSockets otherwise sets SO_REUSEPORT, and a second
  * process on the same port would silently share it.
  */
-export function listen(app: TemplatedApp, host: string, port: number): Promise<{ socket: us_listen_socket; port: number }> {
+export function listen(
+  app: TemplatedApp,
+  host: string,
+  port: number,
+): Promise<{ socket: us_listen_socket; port: number }> {
   // The native listen takes (host, port, options, cb); the published typings omit it.
   const listenExclusive = app.listen.bind(app) as unknown as ListenWithOptions;
   return new Promise((resolve, reject) => {
     listenExclusive(host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
-      if (!socket) return reject(new Error(`cannot listen on ${host}:${port} (in use or not permitted)`));
+      if (!socket)
+        return reject(new Error(`cannot listen on ${host}:${port} (in use or not permitted)`));
       resolve({ socket, port: uWS.us_socket_local_port(socket) });
     });
   });
@@ -44,7 +49,9 @@ export function sendText(res: HttpResponse, status: string, body: string): void 
 export function mountHealthAndFallback(app: TemplatedApp, isReady: () => boolean): void {
   app.get('/healthz', (res) => sendText(res, '200 OK', 'ok\n'));
   app.get('/readyz', (res) =>
-    isReady() ? sendText(res, '200 OK', 'ready\n') : sendText(res, '503 Service Unavailable', 'not ready\n'),
+    isReady()
+      ? sendText(res, '200 OK', 'ready\n')
+      : sendText(res, '503 Service Unavailable', 'not ready\n'),
   );
   app.any('/*', (res) => sendText(res, '404 Not Found', 'not found\n'));
 }

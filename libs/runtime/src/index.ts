@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 export { listen, mountHealthAndFallback, sendText, stopListening } from './http.ts';
 import type { Bus } from '@switchboard/bus';
@@ -45,9 +46,17 @@ export function runMain(logger: Logger, main: () => Promise<void>): void {
 /** Logs what a bus reports: connection changes at warn/info, handler failures at error. */
 export function logBusStatus(bus: Bus, logger: Logger): void {
   bus.onStatus((status) => {
-    if (status.type === 'handler_error') logger.error({ err: status.error, subject: status.subject }, 'bus handler failed');
+    if (status.type === 'handler_error')
+      logger.error({ err: status.error, subject: status.subject }, 'bus handler failed');
     else if (status.type === 'error') logger.error({ err: status.error }, 'bus error');
     else if (status.type === 'disconnected') logger.warn('bus disconnected');
     else logger.info('bus reconnected');
   });
 }
+
+/** Switchboard's version, from the root package.json, for the start-up log line. */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;

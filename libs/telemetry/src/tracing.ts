@@ -21,7 +21,9 @@ export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean 
   if (env.OTEL_SDK_DISABLED === 'true') return false;
   if (env.OTEL_TRACES_EXPORTER === 'none') return false;
   return Boolean(
-    env.OTEL_TRACES_EXPORTER || env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    env.OTEL_TRACES_EXPORTER ||
+    env.OTEL_EXPORTER_OTLP_ENDPOINT ||
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
   );
 }
 
@@ -39,7 +41,9 @@ export async function startTracing(service: string): Promise<() => Promise<void>
 }
 
 /** Trace context of the active span as message headers, or undefined when there is none. */
-export function traceHeaders(active: Context = context.active()): Record<string, string> | undefined {
+export function traceHeaders(
+  active: Context = context.active(),
+): Record<string, string> | undefined {
   const carrier: Record<string, string> = {};
   propagation.inject(active, carrier);
   return carrier.traceparent ? carrier : undefined;
@@ -53,19 +57,28 @@ export function contextFromHeaders(headers: Readonly<Record<string, string>>): C
 /** Runs `fn` inside a span, recording a thrown error on it. */
 export async function inSpan<T>(
   name: string,
-  options: { kind?: SpanKind; attributes?: Record<string, string | number | boolean>; parent?: Context },
+  options: {
+    kind?: SpanKind;
+    attributes?: Record<string, string | number | boolean>;
+    parent?: Context;
+  },
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   const parent = options.parent ?? context.active();
-  return tracer().startActiveSpan(name, { kind: options.kind, attributes: options.attributes }, parent, async (span) => {
-    try {
-      return await fn(span);
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer().startActiveSpan(
+    name,
+    { kind: options.kind, attributes: options.attributes },
+    parent,
+    async (span) => {
+      try {
+        return await fn(span);
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }

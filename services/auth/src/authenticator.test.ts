@@ -8,8 +8,20 @@ import { TokenVerifier } from './token-verifier.ts';
 async function setup() {
   const keys = { good: generateApiKey(), revoked: generateApiKey(), expired: generateApiKey() };
   const store = new StaticKeyStore([
-    { hash: hashApiKey(keys.good), tenant: 'acme', plan: 'free', userId: 'alice', scopes: ['subscribe'] },
-    { hash: hashApiKey(keys.revoked), tenant: 'acme', plan: 'free', scopes: ['subscribe'], revoked: true },
+    {
+      hash: hashApiKey(keys.good),
+      tenant: 'acme',
+      plan: 'free',
+      userId: 'alice',
+      scopes: ['subscribe'],
+    },
+    {
+      hash: hashApiKey(keys.revoked),
+      tenant: 'acme',
+      plan: 'free',
+      scopes: ['subscribe'],
+      revoked: true,
+    },
     {
       hash: hashApiKey(keys.expired),
       tenant: 'acme',
@@ -25,16 +37,25 @@ describe('Authenticator', () => {
   it('finds a key by its hash and returns its principal', async () => {
     const { keys, authenticator } = await setup();
     const reply = await authenticator.authenticate({ api_key: keys.good });
-    expect(reply).toMatchObject({ ok: true, principal: { tenant: 'acme', userId: 'alice', method: 'api_key' } });
+    expect(reply).toMatchObject({
+      ok: true,
+      principal: { tenant: 'acme', userId: 'alice', method: 'api_key' },
+    });
   });
 
   it('gives unknown, revoked and expired keys the same answer', async () => {
     const { keys, authenticator } = await setup();
     const replies = await Promise.all(
-      [generateApiKey(), keys.revoked, keys.expired].map((api_key) => authenticator.authenticate({ api_key })),
+      [generateApiKey(), keys.revoked, keys.expired].map((api_key) =>
+        authenticator.authenticate({ api_key }),
+      ),
     );
     expect(new Set(replies.map((r) => JSON.stringify(r))).size).toBe(1);
-    expect(replies[0]).toEqual({ ok: false, code: 'invalid_credentials', message: 'Invalid API key' });
+    expect(replies[0]).toEqual({
+      ok: false,
+      code: 'invalid_credentials',
+      message: 'Invalid API key',
+    });
   });
 
   it('stores keys only as SHA-256 hashes', () => {

@@ -40,10 +40,12 @@ function create(args: string[]): void {
     },
   });
   const tenant = requireId('tenant', values.tenant);
-  if (!values.plan || !isKnownPlan(values.plan)) fail('--plan must be free, professional, business or enterprise');
+  if (!values.plan || !isKnownPlan(values.plan))
+    fail('--plan must be free, professional, business or enterprise');
   if (values.user && values.app) fail('give --user or --app, not both');
   const scopes = values.scopes.split(',').map((s) => s.trim());
-  if (!scopes.every((s): s is Scope => s === 'subscribe' || s === 'publish')) fail('--scopes: subscribe and/or publish');
+  if (!scopes.every((s): s is Scope => s === 'subscribe' || s === 'publish'))
+    fail('--scopes: subscribe and/or publish');
 
   const key = generateApiKey();
   const hash = hashApiKey(key);

@@ -1,10 +1,5 @@
 import { requestJson, type Bus } from '@switchboard/bus';
-import {
-  AuthReply,
-  decoder,
-  ServiceSubjects,
-  type AuthRequest,
-} from '@switchboard/protocol';
+import { AuthReply, decoder, ServiceSubjects, type AuthRequest } from '@switchboard/protocol';
 import { inSpan, SpanKind, traceHeaders } from '@switchboard/telemetry';
 
 const decodeReply = decoder(AuthReply);

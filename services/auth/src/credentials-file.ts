@@ -72,7 +72,10 @@ export function parseCredentials(value: unknown, source: string): CredentialsFil
   for (const [i, issuer] of withDefaults.jwt.entries()) {
     const keys = [issuer.secret, issuer.secretEnv, issuer.publicKeys].filter(Boolean).length;
     if (keys !== 1) {
-      throw new ConfigError(`${source}: jwt.${i}`, 'needs exactly one of secret, secretEnv, publicKeys');
+      throw new ConfigError(
+        `${source}: jwt.${i}`,
+        'needs exactly one of secret, secretEnv, publicKeys',
+      );
     }
   }
   return withDefaults;

@@ -23,7 +23,11 @@ import { serveAuth } from './service.ts';
 import { TokenVerifier } from './token-verifier.ts';
 
 /** Builds the auth service from a credentials file and serves it on the bus. */
-export async function startAuthService(bus: Bus, credentials: CredentialsFile, logger: Logger): Promise<void> {
+export async function startAuthService(
+  bus: Bus,
+  credentials: CredentialsFile,
+  logger: Logger,
+): Promise<void> {
   const keys = new StaticKeyStore(credentials.apiKeys);
   const tokens = await TokenVerifier.create(credentials.jwt);
   await serveAuth(bus, new Authenticator(keys, tokens), logger);

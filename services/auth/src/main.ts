@@ -1,6 +1,6 @@
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv } from '@switchboard/config';
-import { logBusStatus, runMain, stopOnSignals } from '@switchboard/runtime';
+import { logBusStatus, runMain, stopOnSignals, VERSION } from '@switchboard/runtime';
 import { createLogger, startTracing } from '@switchboard/telemetry';
 
 import { AuthSettings } from './config.ts';
@@ -18,7 +18,15 @@ runMain(logger, async () => {
   const bus = await NatsBus.connect({ servers: settings.NATS_URL, name: 'switchboard-auth' });
   logBusStatus(bus, logger);
   await startAuthService(bus, credentials, logger);
-  logger.info({ mode: 'nats', natsUrl: settings.NATS_URL, config: settings.SWITCHBOARD_CONFIG }, 'ready');
+  logger.info(
+    {
+      version: VERSION,
+      mode: 'nats',
+      natsUrl: settings.NATS_URL,
+      config: settings.SWITCHBOARD_CONFIG,
+    },
+    'ready',
+  );
 
   stopOnSignals(
     logger,

@@ -11,7 +11,10 @@ function claims(overrides: Record<string, unknown> = {}): Record<string, unknown
   return { tenant: 'acme', plan: 'free', ...overrides };
 }
 
-function hsToken(payload = claims(), opts: { iss?: string; aud?: string; exp?: string | number } = {}) {
+function hsToken(
+  payload = claims(),
+  opts: { iss?: string; aud?: string; exp?: string | number } = {},
+) {
   return new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject('alice')
@@ -35,13 +38,22 @@ describe('TokenVerifier', () => {
     rsa = { privateKey: pair.privateKey, pem: await exportSPKI(pair.publicKey) };
     verifier = await TokenVerifier.create([
       HS,
-      { issuer: 'https://rs.test', audience: 'switchboard', publicKeys: [{ alg: 'RS256', pem: rsa.pem }] },
+      {
+        issuer: 'https://rs.test',
+        audience: 'switchboard',
+        publicKeys: [{ alg: 'RS256', pem: rsa.pem }],
+      },
     ]);
   });
 
   it('turns a valid HS256 token into a principal', async () => {
     const principal = await verifier.verify(await hsToken());
-    expect(principal).toMatchObject({ tenant: 'acme', userId: 'alice', plan: 'free', method: 'jwt' });
+    expect(principal).toMatchObject({
+      tenant: 'acme',
+      userId: 'alice',
+      plan: 'free',
+      method: 'jwt',
+    });
     expect(principal.expiresAt).toBeGreaterThan(Date.now());
   });
 
@@ -57,17 +69,32 @@ describe('TokenVerifier', () => {
   });
 
   it.each([
-    ['a wrong issuer', () => hsToken(claims(), { iss: 'https://evil.test' }), 'Token issuer is not trusted'],
+    [
+      'a wrong issuer',
+      () => hsToken(claims(), { iss: 'https://evil.test' }),
+      'Token issuer is not trusted',
+    ],
     ['a wrong audience', () => hsToken(claims(), { aud: 'other' }), 'Token is invalid'],
-    ['an expired token', () => hsToken(claims(), { exp: Math.floor(Date.now() / 1000) - 120 }), 'Token has expired'],
+    [
+      'an expired token',
+      () => hsToken(claims(), { exp: Math.floor(Date.now() / 1000) - 120 }),
+      'Token has expired',
+    ],
     ['an unknown plan', () => hsToken(claims({ plan: 'platinum' })), 'Token names an unknown plan'],
-    ['an unsafe tenant', () => hsToken(claims({ tenant: 'a.b' })), 'Token has no valid tenant claim'],
+    [
+      'an unsafe tenant',
+      () => hsToken(claims({ tenant: 'a.b' })),
+      'Token has no valid tenant claim',
+    ],
   ])('refuses %s', async (_name, make, message) => {
     await expect(verifier.verify(await make())).rejects.toThrow(message);
   });
 
   it('refuses alg none', async () => {
-    const token = unsigned({ alg: 'none' }, { ...claims(), sub: 'a', iss: HS.issuer, aud: HS.audience, exp: 9e9 });
+    const token = unsigned(
+      { alg: 'none' },
+      { ...claims(), sub: 'a', iss: HS.issuer, aud: HS.audience, exp: 9e9 },
+    );
     await expect(verifier.verify(token)).rejects.toThrow('Token is invalid');
   });
 

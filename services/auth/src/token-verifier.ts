@@ -28,16 +28,20 @@ const DEFAULT_CLOCK_TOLERANCE_S = 30;
 async function prepare(config: JwtIssuer, env: NodeJS.ProcessEnv): Promise<PreparedIssuer> {
   const secret = config.secret ?? (config.secretEnv ? env[config.secretEnv] : undefined);
   if (secret !== undefined) {
-    if (secret.length < 32) throw new Error(`jwt issuer ${config.issuer}: secret shorter than 32 characters`);
+    if (secret.length < 32)
+      throw new Error(`jwt issuer ${config.issuer}: secret shorter than 32 characters`);
     return { config, algorithms: ['HS256'], key: new TextEncoder().encode(secret) };
   }
-  if (config.secretEnv) throw new Error(`jwt issuer ${config.issuer}: ${config.secretEnv} is not set`);
+  if (config.secretEnv)
+    throw new Error(`jwt issuer ${config.issuer}: ${config.secretEnv} is not set`);
 
   const keys = await Promise.all(
     (config.publicKeys ?? []).map(async (k) => ({ ...k, key: await importSPKI(k.pem, k.alg) })),
   );
   const getKey: JWTVerifyGetKey = (header): CryptoKey => {
-    const candidates = keys.filter((k) => k.alg === header.alg && (!header.kid || !k.kid || k.kid === header.kid));
+    const candidates = keys.filter(
+      (k) => k.alg === header.alg && (!header.kid || !k.kid || k.kid === header.kid),
+    );
     const match = candidates[0];
     if (!match) throw new TokenRejectedError('no key for this token');
     return match.key;
@@ -52,7 +56,11 @@ function claimString(payload: JWTPayload, name: string): string | undefined {
 
 function scopesOf(payload: JWTPayload, claim: string): Scope[] {
   const value = payload[claim];
-  const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(' ') : ['subscribe'];
+  const list = Array.isArray(value)
+    ? value
+    : typeof value === 'string'
+      ? value.split(' ')
+      : ['subscribe'];
   return list.filter((s): s is Scope => s === 'subscribe' || s === 'publish');
 }
 

@@ -26,16 +26,26 @@ export class ChannelAuthorizer {
 
     const decision = this.policy.decide(principal, resolved.channel, params);
     if (!decision.allow) {
-      return { ok: false, code: decision.code, message: REFUSED, details: { reason: decision.reason, channel } };
+      return {
+        ok: false,
+        code: decision.code,
+        message: REFUSED,
+        details: { reason: decision.reason, channel },
+      };
     }
 
     const effective = { ...params };
     for (const [name, source] of Object.entries(resolved.channel.definition.sources ?? {})) {
-      if (source === 'principal' && principal.userId !== undefined) effective[name] = principal.userId;
+      if (source === 'principal' && principal.userId !== undefined)
+        effective[name] = principal.userId;
     }
     return {
       ok: true,
-      grant: { channel, subscriptionId: subscriptionId(channel, effective), subjects: [resolved.subject] },
+      grant: {
+        channel,
+        subscriptionId: subscriptionId(channel, effective),
+        subjects: [resolved.subject],
+      },
     };
   }
 }

@@ -22,15 +22,25 @@ export class AuthorizerClient {
   ) {}
 
   authorize(request: AuthorizeRequest): Promise<AuthorizeReply> {
-    return inSpan('authz.subscribe', { kind: SpanKind.CLIENT, attributes: { channel: request.channel } }, async () => {
-      try {
-        return await requestJson(this.bus, ServiceSubjects.authorizeSubscribe, request, decodeReply, {
-          timeoutMs: this.timeoutMs,
-          headers: traceHeaders(),
-        });
-      } catch (cause) {
-        throw new AuthorizerUnavailableError('channel-authorizer unavailable', { cause });
-      }
-    });
+    return inSpan(
+      'authz.subscribe',
+      { kind: SpanKind.CLIENT, attributes: { channel: request.channel } },
+      async () => {
+        try {
+          return await requestJson(
+            this.bus,
+            ServiceSubjects.authorizeSubscribe,
+            request,
+            decodeReply,
+            {
+              timeoutMs: this.timeoutMs,
+              headers: traceHeaders(),
+            },
+          );
+        } catch (cause) {
+          throw new AuthorizerUnavailableError('channel-authorizer unavailable', { cause });
+        }
+      },
+    );
   }
 }

@@ -2,7 +2,7 @@ import Type from 'typebox';
 
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv, Setting } from '@switchboard/config';
-import { logBusStatus, runMain, stopOnSignals } from '@switchboard/runtime';
+import { logBusStatus, runMain, stopOnSignals, VERSION } from '@switchboard/runtime';
 import { createLogger, startTracing } from '@switchboard/telemetry';
 
 import { startChannelAuthorizer } from './service.ts';
@@ -20,10 +20,13 @@ runMain(logger, async () => {
   logger.level = settings.LOG_LEVEL;
   const stopTracing = await startTracing('channel-authorizer');
 
-  const bus = await NatsBus.connect({ servers: settings.NATS_URL, name: 'switchboard-channel-authorizer' });
+  const bus = await NatsBus.connect({
+    servers: settings.NATS_URL,
+    name: 'switchboard-channel-authorizer',
+  });
   logBusStatus(bus, logger);
   await startChannelAuthorizer(bus, logger);
-  logger.info({ mode: 'nats', natsUrl: settings.NATS_URL }, 'ready');
+  logger.info({ version: VERSION, mode: 'nats', natsUrl: settings.NATS_URL }, 'ready');
 
   stopOnSignals(
     logger,

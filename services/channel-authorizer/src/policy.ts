@@ -21,12 +21,20 @@ const ALLOW: Decision = { allow: true };
 export const tenantWidePolicy: SubscribePolicy = {
   decide(principal, channel, params) {
     if (!principal.scopes.includes('subscribe')) {
-      return { allow: false, code: 'permission_denied', reason: 'Credential lacks the subscribe scope' };
+      return {
+        allow: false,
+        code: 'permission_denied',
+        reason: 'Credential lacks the subscribe scope',
+      };
     }
     for (const [name, source] of Object.entries(channel.definition.sources ?? {})) {
       if (source !== 'principal') continue;
       if (principal.userId === undefined) {
-        return { allow: false, code: 'permission_denied', reason: `${channel.definition.name} needs a user` };
+        return {
+          allow: false,
+          code: 'permission_denied',
+          reason: `${channel.definition.name} needs a user`,
+        };
       }
       const given = params[name];
       if (given !== undefined && given !== principal.userId) {

@@ -1,6 +1,6 @@
 import type { Bus } from '@switchboard/bus';
 import { AuthorizeRequest, decoder, encodeJson, ServiceSubjects } from '@switchboard/protocol';
-import type { Logger } from '@switchboard/telemetry';
+import { contextFromHeaders, inSpan, SpanKind, type Logger } from '@switchboard/telemetry';
 
 import { ChannelAuthorizer } from './authorizer.ts';
 import { tenantWidePolicy } from './policy.ts';
@@ -18,18 +18,33 @@ export async function startChannelAuthorizer(bus: Bus, logger: Logger): Promise<
       description: 'authorize a subscription',
     },
     (message) => {
-      let request: AuthorizeRequest;
-      try {
-        request = decodeRequest(message.data);
-      } catch (err) {
-        logger.warn({ err }, 'malformed authorize request');
-        return encodeJson({ ok: false, code: 'server_error', message: 'malformed authorize request' });
-      }
-
-      const reply = authorizer.authorize(request);
-      const { tenant, userId, appId } = request.principal;
-      if (!reply.ok) logger.info({ tenant, userId, appId, channel: request.channel, code: reply.code }, 'subscribe refused');
-      return encodeJson(reply);
+      const parent = message.headers && contextFromHeaders(message.headers);
+      return inSpan('authz.serve', { kind: SpanKind.SERVER, parent }, () =>
+        Promise.resolve(answer(message.data)),
+      );
     },
   );
+
+  function answer(data: Uint8Array): Uint8Array {
+    let request: AuthorizeRequest;
+    try {
+      request = decodeRequest(data);
+    } catch (err) {
+      logger.warn({ err }, 'malformed authorize request');
+      return encodeJson({
+        ok: false,
+        code: 'server_error',
+        message: 'malformed authorize request',
+      });
+    }
+
+    const reply = authorizer.authorize(request);
+    const { tenant, userId, appId } = request.principal;
+    if (!reply.ok)
+      logger.info(
+        { tenant, userId, appId, channel: request.channel, code: reply.code },
+        'subscribe refused',
+      );
+    return encodeJson(reply);
+  }
 }

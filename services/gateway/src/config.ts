@@ -12,11 +12,28 @@ export const SocketSettings = Type.Object({
     default: 3,
     description: 'Failed auth attempts before the connection is closed (close 4500)',
   }),
-  PING_INTERVAL_MS: Setting.millis(25_000, 'Interval of the server\'s `{"type":"ping"}` and of the liveness check', 50),
-  PING_TIMEOUT_MS: Setting.millis(60_000, 'Silence after which a connection is closed (close 4000)', 100),
-  MAX_MESSAGE_BYTES: Setting.bytes(65_536, 'Largest client frame; larger ones close the connection with 1009'),
-  MAX_BACKPRESSURE_BYTES: Setting.bytes(4 * 1024 * 1024, 'Outbound bytes buffered per socket before it is closed as a slow consumer'),
-  UPSTREAM_TIMEOUT_MS: Setting.millis(2_000, 'Timeout of requests to the auth and channel-authorizer services'),
+  PING_INTERVAL_MS: Setting.millis(
+    25_000,
+    'Interval of the server\'s `{"type":"ping"}` and of the liveness check',
+    50,
+  ),
+  PING_TIMEOUT_MS: Setting.millis(
+    60_000,
+    'Silence after which a connection is closed (close 4000)',
+    100,
+  ),
+  MAX_MESSAGE_BYTES: Setting.bytes(
+    65_536,
+    'Largest client frame; larger ones close the connection with 1009',
+  ),
+  MAX_BACKPRESSURE_BYTES: Setting.bytes(
+    4 * 1024 * 1024,
+    'Outbound bytes buffered per socket before it is closed as a slow consumer',
+  ),
+  UPSTREAM_TIMEOUT_MS: Setting.millis(
+    2_000,
+    'Timeout of requests to the auth and channel-authorizer services',
+  ),
   SHUTDOWN_TIMEOUT_MS: Setting.millis(10_000, 'Longest graceful shutdown before exit(1)'),
   LOG_LEVEL: Setting.logLevel(),
 });

@@ -27,7 +27,11 @@ export interface Connection {
   queued: number;
 }
 
-export function newConnection(remoteAddress: string, clientId?: string, queryApiKey?: string): Connection {
+export function newConnection(
+  remoteAddress: string,
+  clientId?: string,
+  queryApiKey?: string,
+): Connection {
   return {
     id: `conn_${randomBytes(9).toString('base64url')}`,
     clientId,

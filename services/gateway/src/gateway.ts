@@ -1,11 +1,16 @@
-import uWS, { type TemplatedApp, type us_listen_socket, type WebSocket, type WebSocketBehavior } from 'uWebSockets.js';
+import uWS, {
+  type TemplatedApp,
+  type us_listen_socket,
+  type WebSocket,
+  type WebSocketBehavior,
+} from 'uWebSockets.js';
 
 import { AuthClient } from '@switchboard/auth';
 import type { Bus } from '@switchboard/bus';
 import { AuthorizerClient } from '@switchboard/channel-authorizer';
 import { CloseCodes, errorFrame, SERVER_PING_FRAME } from '@switchboard/protocol';
 import { listen, sendText, stopListening } from '@switchboard/runtime';
-import type { Logger } from '@switchboard/telemetry';
+import { redactUrl, type Logger } from '@switchboard/telemetry';
 
 import type { SocketSettings } from './config.ts';
 import { newConnection, type Connection } from './connection.ts';
@@ -14,6 +19,8 @@ import { TopicRegistry } from './topics.ts';
 
 type Socket = WebSocket<Connection>;
 
+/** Values of the `v` query parameter this gateway speaks; absent means the latest. */
+const SUPPORTED_VERSIONS = new Set(['1', 'v1']);
 /** Topic every socket joins so one `app.publish` pings them all. */
 const PING_TOPIC = '$ping';
 /** Frames in a connection's queue beyond which new ones are refused. */
@@ -98,6 +105,16 @@ export class Gateway {
 
       upgrade: (res, req, context) => {
         if (this.#stopping) return sendText(res, '503 Service Unavailable', 'shutting down\n');
+        const version = req.getQuery('v');
+        if (version && !SUPPORTED_VERSIONS.has(version)) {
+          return sendText(
+            res,
+            '400 Bad Request',
+            `unsupported API version ${JSON.stringify(version)}; use v=1\n`,
+          );
+        }
+        if (logger.isLevelEnabled('debug'))
+          logger.debug({ url: redactUrl(`${req.getUrl()}?${req.getQuery()}`) }, 'upgrade');
         const connection = newConnection(
           Buffer.from(res.getRemoteAddressAsText()).toString(),
           req.getQuery('client_id') || undefined,
@@ -120,11 +137,17 @@ export class Gateway {
         conn.authTimer = setTimeout(() => {
           if (!conn.principal && !conn.closed) ws.end(code, reason);
         }, settings.AUTH_TIMEOUT_MS);
-        logger.debug({ connId: conn.id, clientId: conn.clientId, remote: conn.remoteAddress }, 'connection opened');
+        logger.debug(
+          { connId: conn.id, clientId: conn.clientId, remote: conn.remoteAddress },
+          'connection opened',
+        );
 
         const apiKey = conn.queryApiKey;
         conn.queryApiKey = undefined;
-        if (apiKey) this.#enqueue(ws, () => authenticate(this.#session, ws, { type: 'auth', api_key: apiKey }));
+        if (apiKey)
+          this.#enqueue(ws, () =>
+            authenticate(this.#session, ws, { type: 'auth', api_key: apiKey }),
+          );
       },
 
       message: (ws, message, isBinary) => {
@@ -136,7 +159,11 @@ export class Gateway {
         }
         if (isBinary) {
           const details = { reason: 'Binary frames are not supported; send JSON text' };
-          return void ws.send(errorFrame({ code: 'invalid_message_format', details }), false, false);
+          return void ws.send(
+            errorFrame({ code: 'invalid_message_format', details }),
+            false,
+            false,
+          );
         }
         // The ArrayBuffer is only valid during this callback: decode (copy) it now.
         const text = Buffer.from(message).toString('utf8');
@@ -152,7 +179,10 @@ export class Gateway {
         conn.closed = true;
         this.#connections.delete(ws);
         releaseConnection(this.#session, conn);
-        logger.debug({ connId: conn.id, tenant: conn.principal?.tenant, code }, 'connection closed');
+        logger.debug(
+          { connId: conn.id, tenant: conn.principal?.tenant, code },
+          'connection closed',
+        );
       },
     };
   }
@@ -162,7 +192,11 @@ export class Gateway {
     const conn = ws.getUserData();
     if (conn.queued >= MAX_QUEUED) {
       const reason = `More than ${MAX_QUEUED} messages are waiting for an answer`;
-      return void ws.send(errorFrame({ code: 'rate_limit_exceeded', details: { reason } }), false, false);
+      return void ws.send(
+        errorFrame({ code: 'rate_limit_exceeded', details: { reason } }),
+        false,
+        false,
+      );
     }
     conn.queued++;
     conn.queue = conn.queue

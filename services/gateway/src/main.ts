@@ -2,7 +2,13 @@ import { hostname } from 'node:os';
 
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv } from '@switchboard/config';
-import { logBusStatus, mountHealthAndFallback, runMain, stopOnSignals } from '@switchboard/runtime';
+import {
+  logBusStatus,
+  mountHealthAndFallback,
+  runMain,
+  stopOnSignals,
+  VERSION,
+} from '@switchboard/runtime';
 import { createLogger, startTracing } from '@switchboard/telemetry';
 
 import { GatewaySettings } from './config.ts';
@@ -16,14 +22,29 @@ runMain(logger, async () => {
   const gatewayId = settings.GATEWAY_ID ?? hostname();
   const stopTracing = await startTracing('gateway');
 
-  const bus = await NatsBus.connect({ servers: settings.NATS_URL, name: `switchboard-gateway-${gatewayId}` });
+  const bus = await NatsBus.connect({
+    servers: settings.NATS_URL,
+    name: `switchboard-gateway-${gatewayId}`,
+  });
   logBusStatus(bus, logger);
   const gateway = new Gateway(bus, settings, logger.child({ gatewayId }));
   mountHealthAndFallback(gateway.app, () => gateway.ready);
   const port = await gateway.listen();
 
   const { NATS_URL, HOST, LOG_LEVEL, ...limits } = settings;
-  logger.info({ mode: 'nats', gatewayId, natsUrl: NATS_URL, host: HOST, port, logLevel: LOG_LEVEL, ...limits }, 'ready');
+  logger.info(
+    {
+      version: VERSION,
+      mode: 'nats',
+      gatewayId,
+      natsUrl: NATS_URL,
+      host: HOST,
+      port,
+      logLevel: LOG_LEVEL,
+      ...limits,
+    },
+    'ready',
+  );
 
   stopOnSignals(
     logger,

@@ -49,12 +49,19 @@ export async function handleFrame(ctx: SessionContext, ws: Socket, text: string)
   const parsed = parseClientMessage(text);
   if (!parsed.ok) {
     const { reason, field, requestId } = parsed;
-    return reply(ws, errorFrame({ code: 'invalid_message_format', requestId, details: { reason, field } }));
+    return reply(
+      ws,
+      errorFrame({ code: 'invalid_message_format', requestId, details: { reason, field } }),
+    );
   }
   await handleMessage(ctx, ws, parsed.message);
 }
 
-export async function handleMessage(ctx: SessionContext, ws: Socket, message: ClientMessage): Promise<void> {
+export async function handleMessage(
+  ctx: SessionContext,
+  ws: Socket,
+  message: ClientMessage,
+): Promise<void> {
   const conn = ws.getUserData();
   switch (message.type) {
     case 'ping':
@@ -66,18 +73,32 @@ export async function handleMessage(ctx: SessionContext, ws: Socket, message: Cl
   }
 
   if (!conn.principal) {
-    return reply(ws, errorFrame({ code: 'authentication_required', requestId: message.request_id }));
+    return reply(
+      ws,
+      errorFrame({ code: 'authentication_required', requestId: message.request_id }),
+    );
   }
   if (message.type === 'subscribe') return subscribe(ctx, ws, conn.principal, message);
   return unsubscribe(ctx, ws, message);
 }
 
-export async function authenticate(ctx: SessionContext, ws: Socket, message: AuthMessage): Promise<void> {
+export async function authenticate(
+  ctx: SessionContext,
+  ws: Socket,
+  message: AuthMessage,
+): Promise<void> {
   const conn = ws.getUserData();
   const requestId = message.request_id;
   if ((message.api_key === undefined) === (message.token === undefined)) {
     const reason = 'auth needs exactly one of api_key or token';
-    return reply(ws, errorFrame({ code: 'invalid_message_format', requestId, details: { reason, field: 'api_key' } }));
+    return reply(
+      ws,
+      errorFrame({
+        code: 'invalid_message_format',
+        requestId,
+        details: { reason, field: 'api_key' },
+      }),
+    );
   }
 
   let result;
@@ -85,13 +106,19 @@ export async function authenticate(ctx: SessionContext, ws: Socket, message: Aut
     result = await ctx.auth.verify({ api_key: message.api_key, token: message.token });
   } catch (err) {
     ctx.logger.error({ err, connId: conn.id }, 'auth unavailable');
-    return reply(ws, authErrorFrame('server_error', 'Authentication is temporarily unavailable', requestId, true));
+    return reply(
+      ws,
+      authErrorFrame('server_error', 'Authentication is temporarily unavailable', requestId, true),
+    );
   }
   if (conn.closed) return;
 
   if (!result.ok) {
     conn.authFailures++;
-    ctx.logger.info({ connId: conn.id, failures: conn.authFailures, reason: result.message }, 'auth failed');
+    ctx.logger.info(
+      { connId: conn.id, failures: conn.authFailures, reason: result.message },
+      'auth failed',
+    );
     reply(ws, authErrorFrame('invalid_credentials', result.message, requestId));
     if (conn.authFailures >= ctx.maxAuthFailures && !conn.principal) {
       const { code, reason } = CloseCodes.tooManyAuthFailures;
@@ -102,12 +129,24 @@ export async function authenticate(ctx: SessionContext, ws: Socket, message: Aut
 
   const principal = result.principal;
   if (conn.principal && !sameIdentity(conn.principal, principal)) {
-    return reply(ws, authErrorFrame('permission_denied', 'Connection is authenticated as another identity', requestId));
+    return reply(
+      ws,
+      authErrorFrame(
+        'permission_denied',
+        'Connection is authenticated as another identity',
+        requestId,
+      ),
+    );
   }
   conn.principal = principal;
   clearTimeout(conn.authTimer);
   ctx.logger.debug(
-    { connId: conn.id, tenant: principal.tenant, userId: principal.userId, method: principal.method },
+    {
+      connId: conn.id,
+      tenant: principal.tenant,
+      userId: principal.userId,
+      method: principal.method,
+    },
     'authenticated',
   );
   reply(
@@ -124,7 +163,12 @@ export async function authenticate(ctx: SessionContext, ws: Socket, message: Aut
   );
 }
 
-async function subscribe(ctx: SessionContext, ws: Socket, principal: Principal, message: SubscribeMessage): Promise<void> {
+async function subscribe(
+  ctx: SessionContext,
+  ws: Socket,
+  principal: Principal,
+  message: SubscribeMessage,
+): Promise<void> {
   const conn = ws.getUserData();
   const { channel, request_id: requestId } = message;
   const params = subscribeParams(message);
@@ -135,12 +179,26 @@ async function subscribe(ctx: SessionContext, ws: Socket, principal: Principal, 
   } catch (err) {
     ctx.logger.error({ err, connId: conn.id, channel }, 'channel-authorizer unavailable');
     const reason = 'Authorization is temporarily unavailable';
-    return reply(ws, errorFrame({ code: 'server_error', requestId, details: { reason, channel }, temporary: true }));
+    return reply(
+      ws,
+      errorFrame({
+        code: 'server_error',
+        requestId,
+        details: { reason, channel },
+        temporary: true,
+      }),
+    );
   }
   if (conn.closed) return;
   if (!result.ok) {
-    const code = result.code === 'permission_denied' || result.code === 'resource_not_found' ? result.code : 'invalid_subscription';
-    return reply(ws, errorFrame({ code, message: result.message, requestId, details: result.details }));
+    const code =
+      result.code === 'permission_denied' || result.code === 'resource_not_found'
+        ? result.code
+        : 'invalid_subscription';
+    return reply(
+      ws,
+      errorFrame({ code, message: result.message, requestId, details: result.details }),
+    );
   }
 
   const { grant } = result;
@@ -148,12 +206,24 @@ async function subscribe(ctx: SessionContext, ws: Socket, principal: Principal, 
     const limit = DEFAULT_PLANS[principal.plan]?.maxSubscriptionsPerConnection ?? null;
     if (limit !== null && conn.subscriptions.size >= limit) {
       const reason = `The ${principal.plan} plan allows ${limit} subscriptions per connection`;
-      return reply(ws, errorFrame({ code: 'subscription_limit_exceeded', requestId, details: { reason, channel, limit } }));
+      return reply(
+        ws,
+        errorFrame({
+          code: 'subscription_limit_exceeded',
+          requestId,
+          details: { reason, channel, limit },
+        }),
+      );
     }
-    const topics = grant.subjects.map((subject) => ctx.topics.acquire(subject, grant.subscriptionId));
+    const topics = grant.subjects.map((subject) =>
+      ctx.topics.acquire(subject, grant.subscriptionId),
+    );
     for (const topic of topics) ws.subscribe(topic);
     conn.subscriptions.set(grant.subscriptionId, { channel, topics });
-    ctx.logger.debug({ connId: conn.id, tenant: principal.tenant, channel, subjects: grant.subjects }, 'subscribed');
+    ctx.logger.debug(
+      { connId: conn.id, tenant: principal.tenant, channel, subjects: grant.subjects },
+      'subscribed',
+    );
   }
   reply(ws, subscriptionSuccessFrame(channel, params, grant.subscriptionId, requestId));
 }
@@ -178,6 +248,7 @@ function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessag
 /** Releases everything a closed connection held. uWebSockets.js already dropped its topics. */
 export function releaseConnection(ctx: SessionContext, conn: Connection): void {
   clearTimeout(conn.authTimer);
-  for (const held of conn.subscriptions.values()) for (const topic of held.topics) ctx.topics.release(topic);
+  for (const held of conn.subscriptions.values())
+    for (const topic of held.topics) ctx.topics.release(topic);
   conn.subscriptions.clear();
 }

@@ -50,7 +50,11 @@ export class TopicRegistry {
 
     let topic = entry.topics.get(subscriptionId);
     if (!topic) {
-      topic = { name: `${subscriptionId} ${subject}`, prefix: eventFramePrefix(subscriptionId), members: 0 };
+      topic = {
+        name: `${subscriptionId} ${subject}`,
+        prefix: eventFramePrefix(subscriptionId),
+        members: 0,
+      };
       entry.topics.set(subscriptionId, topic);
     }
     topic.members++;

@@ -38,7 +38,11 @@ function sendOutcome(res: HttpResponse, outcome: PublishOutcome): void {
  * Reads a request body up to `maxBytes`. Calls `onBody` once with the body, or with
  * `undefined` when it is too large (the caller answers 413 and closes).
  */
-function readBody(res: HttpResponse, maxBytes: number, onBody: (body: Buffer | undefined) => void): void {
+function readBody(
+  res: HttpResponse,
+  maxBytes: number,
+  onBody: (body: Buffer | undefined) => void,
+): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let done = false;
@@ -65,7 +69,9 @@ export function mountPublishApi(
   options: { maxBodyBytes: number; logger: Logger },
 ): void {
   const { maxBodyBytes, logger } = options;
-  const tooLarge = { error: { code: 'payload_too_large', message: `Body exceeds ${maxBodyBytes} bytes` } };
+  const tooLarge = {
+    error: { code: 'payload_too_large', message: `Body exceeds ${maxBodyBytes} bytes` },
+  };
 
   app.post('/v1/events', (res, req) => {
     const credential = credentialFrom(req.getHeader('authorization'), req.getHeader('x-api-key'));
@@ -84,7 +90,9 @@ export function mountPublishApi(
         body = JSON.parse(raw.toString('utf8'));
       } catch {
         const reason = 'Body is not valid JSON';
-        return send(res, 400, { error: { code: 'invalid_message_format', message: reason, details: { reason } } });
+        return send(res, 400, {
+          error: { code: 'invalid_message_format', message: reason, details: { reason } },
+        });
       }
 
       publisher.publish(credential, body, 'http').then(
@@ -93,7 +101,10 @@ export function mountPublishApi(
         },
         (err: unknown) => {
           logger.error({ err }, 'publish failed');
-          if (!aborted) send(res, 503, { error: { code: 'server_error', message: 'Publish failed', temporary: true } });
+          if (!aborted)
+            send(res, 503, {
+              error: { code: 'server_error', message: 'Publish failed', temporary: true },
+            });
         },
       );
     });

@@ -10,6 +10,7 @@ import {
   runMain,
   stopListening,
   stopOnSignals,
+  VERSION,
 } from '@switchboard/runtime';
 import { createLogger, startTracing } from '@switchboard/telemetry';
 
@@ -27,7 +28,11 @@ runMain(logger, async () => {
 
   const bus = await NatsBus.connect({ servers: settings.NATS_URL, name: 'switchboard-publisher' });
   logBusStatus(bus, logger);
-  const publisher = new EventPublisher(bus, new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS), logger);
+  const publisher = new EventPublisher(
+    bus,
+    new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
+    logger,
+  );
   await servePublishEndpoint(bus, publisher, logger);
 
   const app = uWS.App();
@@ -35,7 +40,17 @@ runMain(logger, async () => {
   mountPublishApi(app, publisher, { maxBodyBytes: settings.MAX_BODY_BYTES, logger });
   mountHealthAndFallback(app, () => !stopping);
   const { socket, port } = await listen(app, settings.HOST, settings.PORT);
-  logger.info({ mode: 'nats', natsUrl: settings.NATS_URL, host: settings.HOST, port, maxBodyBytes: settings.MAX_BODY_BYTES }, 'ready');
+  logger.info(
+    {
+      version: VERSION,
+      mode: 'nats',
+      natsUrl: settings.NATS_URL,
+      host: settings.HOST,
+      port,
+      maxBodyBytes: settings.MAX_BODY_BYTES,
+    },
+    'ready',
+  );
 
   stopOnSignals(
     logger,

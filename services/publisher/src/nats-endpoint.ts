@@ -10,9 +10,18 @@ import type { EventPublisher } from './publisher.ts';
  * `POST /v1/events`, the server key in an `authorization` header, and a reply of
  * `{ ok: true, id }` or `{ ok: false, code, message, details }`.
  */
-export async function servePublishEndpoint(bus: Bus, publisher: EventPublisher, logger: Logger): Promise<void> {
+export async function servePublishEndpoint(
+  bus: Bus,
+  publisher: EventPublisher,
+  logger: Logger,
+): Promise<void> {
   await bus.serve(
-    { service: 'publisher', name: 'publish', subject: ServiceSubjects.publish, description: 'publish an event' },
+    {
+      service: 'publisher',
+      name: 'publish',
+      subject: ServiceSubjects.publish,
+      description: 'publish an event',
+    },
     async (message) => {
       const headers = message.headers ?? {};
       const credential = credentialFrom(headers.authorization ?? '', headers['x-api-key'] ?? '');
@@ -20,13 +29,22 @@ export async function servePublishEndpoint(bus: Bus, publisher: EventPublisher, 
       try {
         body = JSON.parse(Buffer.from(message.data).toString('utf8'));
       } catch {
-        return encodeJson({ ok: false, code: 'invalid_message_format', message: 'Body is not valid JSON' });
+        return encodeJson({
+          ok: false,
+          code: 'invalid_message_format',
+          message: 'Body is not valid JSON',
+        });
       }
       try {
         return encodeJson(await publisher.publish(credential, body, 'nats'));
       } catch (err) {
         logger.error({ err }, 'publish failed');
-        return encodeJson({ ok: false, code: 'server_error', message: 'Publish failed', temporary: true });
+        return encodeJson({
+          ok: false,
+          code: 'server_error',
+          message: 'Publish failed',
+          temporary: true,
+        });
       }
     },
   );

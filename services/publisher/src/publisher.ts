@@ -48,7 +48,8 @@ function bodyProblem(body: unknown): PublishOutcome | undefined {
   if (checkBody.Check(body)) return undefined;
 
   const [first] = checkBody.Errors(body);
-  const required = (first?.params as { requiredProperties?: string[] } | undefined)?.requiredProperties;
+  const required = (first?.params as { requiredProperties?: string[] } | undefined)
+    ?.requiredProperties;
   const field = required?.[0] ?? first?.instancePath.replace(/^\//, '');
   const reason = required ? `Missing field: ${field}` : `Invalid field ${field}: ${first?.message}`;
   return { ok: false, code: 'invalid_message_format', message: reason, details: { field, reason } };
@@ -65,7 +66,11 @@ export class EventPublisher {
     private readonly logger: Logger,
   ) {}
 
-  publish(credential: string | undefined, body: unknown, via: 'http' | 'nats'): Promise<PublishOutcome> {
+  publish(
+    credential: string | undefined,
+    body: unknown,
+    via: 'http' | 'nats',
+  ): Promise<PublishOutcome> {
     return inSpan('publish', { kind: SpanKind.SERVER, attributes: { via } }, async (span) => {
       const outcome = await this.#publish(credential, body);
       span.setAttribute('outcome', outcome.ok ? 'accepted' : outcome.code);
@@ -74,18 +79,27 @@ export class EventPublisher {
   }
 
   async #publish(credential: string | undefined, body: unknown): Promise<PublishOutcome> {
-    if (!credential) return { ok: false, code: 'invalid_credentials', message: 'Missing server key' };
+    if (!credential)
+      return { ok: false, code: 'invalid_credentials', message: 'Missing server key' };
 
     const problem = bodyProblem(body);
     if (problem) return problem;
-    const { channel, event, data, ...params } = body as Record<string, unknown> & { channel: string; event: string };
+    const { channel, event, data, ...params } = body as Record<string, unknown> & {
+      channel: string;
+      event: string;
+    };
 
     let reply;
     try {
       reply = await this.auth.verify({ api_key: credential });
     } catch (err) {
       this.logger.error({ err }, 'auth unavailable for publish');
-      return { ok: false, code: 'server_error', message: 'Authentication is unavailable', temporary: true };
+      return {
+        ok: false,
+        code: 'server_error',
+        message: 'Authentication is unavailable',
+        temporary: true,
+      };
     }
     if (!reply.ok) return { ok: false, code: 'invalid_credentials', message: 'Invalid server key' };
     const { principal } = reply;
@@ -93,7 +107,11 @@ export class EventPublisher {
       return { ok: false, code: 'permission_denied', message: 'Key lacks the publish scope' };
     }
 
-    const resolved = resolvePublication(principal.tenant, channel, params as Record<string, string>);
+    const resolved = resolvePublication(
+      principal.tenant,
+      channel,
+      params as Record<string, string>,
+    );
     if (!resolved.ok) {
       return {
         ok: false,
@@ -105,7 +123,10 @@ export class EventPublisher {
 
     const { id, payload } = encodeBusEvent({ channel, event, data });
     this.bus.publish(resolved.subject, payload, traceHeaders());
-    this.logger.debug({ tenant: principal.tenant, channel, subject: resolved.subject, eventId: id }, 'event published');
+    this.logger.debug(
+      { tenant: principal.tenant, channel, subject: resolved.subject, eventId: id },
+      'event published',
+    );
     return { ok: true, id };
   }
 }

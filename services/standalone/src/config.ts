@@ -6,9 +6,15 @@ import { SocketSettings } from '@switchboard/gateway';
 /** Environment of standalone mode: the gateway's settings plus the publish API's. */
 export const StandaloneSettings = Type.Object({
   ...SocketSettings.properties,
-  HOST: Type.String({ default: '127.0.0.1', description: 'Address to listen on (standalone default: loopback only)' }),
+  HOST: Type.String({
+    default: '127.0.0.1',
+    description: 'Address to listen on (standalone default: loopback only)',
+  }),
   SWITCHBOARD_CONFIG: Type.Optional(
-    Type.String({ minLength: 1, description: 'Credentials file; without it a demo tenant with fresh keys is used' }),
+    Type.String({
+      minLength: 1,
+      description: 'Credentials file; without it a demo tenant with fresh keys is used',
+    }),
   ),
   MAX_BODY_BYTES: Setting.bytes(65_536, 'Largest publish request body; larger ones get 413'),
 });

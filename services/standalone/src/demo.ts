@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 
 import { SignJWT } from 'jose';
 
-import { generateApiKey, hashApiKey, type ApiKeyEntry, type CredentialsFile } from '@switchboard/auth';
+import {
+  generateApiKey,
+  hashApiKey,
+  type ApiKeyEntry,
+  type CredentialsFile,
+} from '@switchboard/auth';
 
 export const DEMO_TENANT = 'demo';
 export const DEMO_ISSUER = 'switchboard-dev';
@@ -32,10 +37,24 @@ export async function createDemoCredentials(): Promise<DemoCredentials> {
   for (const [plan, userId] of Object.entries(PLAN_USERS)) {
     const key = generateApiKey();
     clientKeys[plan] = key;
-    apiKeys.push({ hash: hashApiKey(key), tenant: DEMO_TENANT, plan, userId, scopes: ['subscribe'], label: `demo ${plan}` });
+    apiKeys.push({
+      hash: hashApiKey(key),
+      tenant: DEMO_TENANT,
+      plan,
+      userId,
+      scopes: ['subscribe'],
+      label: `demo ${plan}`,
+    });
   }
   const serverKey = generateApiKey();
-  apiKeys.push({ hash: hashApiKey(serverKey), tenant: DEMO_TENANT, plan: 'enterprise', appId: 'demo-backend', scopes: ['publish'], label: 'demo server key' });
+  apiKeys.push({
+    hash: hashApiKey(serverKey),
+    tenant: DEMO_TENANT,
+    plan: 'enterprise',
+    appId: 'demo-backend',
+    scopes: ['publish'],
+    label: 'demo server key',
+  });
 
   const jwtSecret = randomBytes(32).toString('base64url');
   const sampleToken = await new SignJWT({ tenant: DEMO_TENANT, plan: 'professional' })
@@ -66,12 +85,22 @@ export interface DemoEndpoints {
 export function demoBanner(demo: DemoCredentials, endpoints: DemoEndpoints): string {
   const socketUrl = endpoints.socketUrls[0];
   const freeKey = demo.clientKeys.free;
-  const subscribe = JSON.stringify({ type: 'subscribe', channel: 'projects.updates', project_id: 'proj_12345', request_id: 'r1' });
+  const subscribe = JSON.stringify({
+    type: 'subscribe',
+    channel: 'projects.updates',
+    project_id: 'proj_12345',
+    request_id: 'r1',
+  });
   const listen =
     `node -e "const ws=new (require('ws'))('${socketUrl}?api_key=${freeKey}');` +
     `ws.on('open',()=>ws.send(JSON.stringify(${subscribe.replaceAll('"', "'")})));` +
     `ws.on('message',m=>console.log(String(m)))"`;
-  const body = JSON.stringify({ channel: 'projects.updates', event: 'project.updated', project_id: 'proj_12345', data: { name: 'Hello' } });
+  const body = JSON.stringify({
+    channel: 'projects.updates',
+    event: 'project.updated',
+    project_id: 'proj_12345',
+    data: { name: 'Hello' },
+  });
 
   return [
     '',
@@ -79,7 +108,9 @@ export function demoBanner(demo: DemoCredentials, endpoints: DemoEndpoints): str
     `No SWITCHBOARD_CONFIG: demo tenant "${DEMO_TENANT}" with keys made for this run only.`,
     '',
     'Client keys (scope subscribe):',
-    ...Object.entries(demo.clientKeys).map(([plan, key]) => `  ${plan.padEnd(13)} ${key}   (user ${PLAN_USERS[plan]})`),
+    ...Object.entries(demo.clientKeys).map(
+      ([plan, key]) => `  ${plan.padEnd(13)} ${key}   (user ${PLAN_USERS[plan]})`,
+    ),
     `Server key (scope publish):  ${demo.serverKey}`,
     '',
     `Dev JWT (HS256, iss ${DEMO_ISSUER}, aud ${DEMO_AUDIENCE}, user erin, 1 h):`,

@@ -1,1 +1,6 @@
-export { createDemoCredentials, demoBanner, type DemoCredentials, type DemoEndpoints } from './demo.ts';
+export {
+  createDemoCredentials,
+  demoBanner,
+  type DemoCredentials,
+  type DemoEndpoints,
+} from './demo.ts';

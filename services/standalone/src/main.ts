@@ -4,7 +4,13 @@ import { startChannelAuthorizer } from '@switchboard/channel-authorizer';
 import { loadEnv } from '@switchboard/config';
 import { Gateway } from '@switchboard/gateway';
 import { EventPublisher, mountPublishApi, servePublishEndpoint } from '@switchboard/publisher';
-import { logBusStatus, mountHealthAndFallback, runMain, stopOnSignals } from '@switchboard/runtime';
+import {
+  logBusStatus,
+  mountHealthAndFallback,
+  runMain,
+  stopOnSignals,
+  VERSION,
+} from '@switchboard/runtime';
 import { createLogger, startTracing } from '@switchboard/telemetry';
 
 import { StandaloneSettings } from './config.ts';
@@ -28,19 +34,41 @@ runMain(logger, async () => {
   await startChannelAuthorizer(bus, createLogger('channel-authorizer', level));
 
   const publisherLogger = createLogger('publisher', level);
-  const publisher = new EventPublisher(bus, new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS), publisherLogger);
+  const publisher = new EventPublisher(
+    bus,
+    new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
+    publisherLogger,
+  );
   await servePublishEndpoint(bus, publisher, publisherLogger);
 
   const gateway = new Gateway(bus, settings, createLogger('gateway', level));
-  mountPublishApi(gateway.app, publisher, { maxBodyBytes: settings.MAX_BODY_BYTES, logger: publisherLogger });
+  mountPublishApi(gateway.app, publisher, {
+    maxBodyBytes: settings.MAX_BODY_BYTES,
+    logger: publisherLogger,
+  });
   mountHealthAndFallback(gateway.app, () => gateway.ready);
   const port = await gateway.listen();
 
   const base = `127.0.0.1:${port}`;
-  const endpoints = { title: 'Switchboard (standalone)', socketUrls: [`ws://${base}/v1/`], publishUrl: `http://${base}/v1/events` };
+  const endpoints = {
+    title: 'Switchboard (standalone)',
+    socketUrls: [`ws://${base}/v1/`],
+    publishUrl: `http://${base}/v1/events`,
+  };
   if (demo) process.stdout.write(`${demoBanner(demo, endpoints)}\n`);
   const { HOST, SWITCHBOARD_CONFIG, LOG_LEVEL, ...limits } = settings;
-  logger.info({ mode: 'standalone', host: HOST, port, config: SWITCHBOARD_CONFIG ?? 'demo', logLevel: LOG_LEVEL, ...limits }, 'ready');
+  logger.info(
+    {
+      version: VERSION,
+      mode: 'standalone',
+      host: HOST,
+      port,
+      config: SWITCHBOARD_CONFIG ?? 'demo',
+      logLevel: LOG_LEVEL,
+      ...limits,
+    },
+    'ready',
+  );
 
   stopOnSignals(
     logger,
