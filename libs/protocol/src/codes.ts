@@ -17,6 +17,7 @@ export const ErrorCodes = {
   rate_limit_exceeded: 'The client has exceeded the rate limit for WebSocket messages',
   resource_not_found: 'The requested resource does not exist',
   server_error: 'An unexpected error occurred on the server',
+  connection_limit_exceeded: "The account's plan allows no more connections",
   invalid_channel: 'The published event names an unknown channel or misses its parameters',
   payload_too_large: 'The request body is larger than the configured maximum',
 } as const;
@@ -39,12 +40,13 @@ export interface CloseCode {
  * 4500–4999: reconnecting with the same credentials or input will fail the same way.
  */
 export const CloseCodes = {
-  normal: { code: 1000, reason: 'normal closure', reconnect: false },
   messageTooBig: { code: 1009, reason: 'message too big', reconnect: false },
-  internalError: { code: 1011, reason: 'internal error', reconnect: true },
   serviceRestart: { code: 1012, reason: 'service restart', reconnect: true },
   pingTimeout: { code: 4000, reason: 'ping timeout', reconnect: true },
   authenticationTimeout: { code: 4001, reason: 'authentication timeout', reconnect: true },
+  rateLimited: { code: 4002, reason: 'message rate limit exceeded', reconnect: true },
+  slowConsumer: { code: 4003, reason: 'slow consumer', reconnect: true },
+  connectionLimitExceeded: { code: 4004, reason: 'connection limit exceeded', reconnect: true },
   tooManyAuthFailures: { code: 4500, reason: 'too many authentication failures', reconnect: false },
 } as const satisfies Record<string, CloseCode>;
 

@@ -1,11 +1,17 @@
-/** Limits of one plan. `null` means unlimited. */
-export interface PlanLimits {
-  readonly maxConnections: number | null;
-  readonly maxSubscriptionsPerConnection: number | null;
-  readonly messagesPerMinute: number | null;
-}
+import Type, { type Static } from 'typebox';
 
-/** The plans of API v1 with their published limits; deployments may override them. */
+const Limit = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]);
+
+/** Limits of one plan. `null` means unlimited. */
+export const PlanLimits = Type.Object({
+  /** Open connections per account (tenant and user or app), across all gateways. */
+  maxConnections: Limit,
+  maxSubscriptionsPerConnection: Limit,
+  messagesPerMinute: Limit,
+});
+export type PlanLimits = Static<typeof PlanLimits>;
+
+/** The plans of API v1 with their published limits; the config file may override them. */
 export const DEFAULT_PLANS: Readonly<Record<string, PlanLimits>> = {
   free: { maxConnections: 5, maxSubscriptionsPerConnection: 10, messagesPerMinute: 60 },
   professional: { maxConnections: 25, maxSubscriptionsPerConnection: 50, messagesPerMinute: 300 },
@@ -17,6 +23,5 @@ export const DEFAULT_PLANS: Readonly<Record<string, PlanLimits>> = {
   },
 };
 
-export function isKnownPlan(plan: string): boolean {
-  return Object.hasOwn(DEFAULT_PLANS, plan);
-}
+/** Limits that apply before a connection has authenticated: those of the smallest plan. */
+export const UNAUTHENTICATED_LIMITS: PlanLimits = DEFAULT_PLANS.free!;

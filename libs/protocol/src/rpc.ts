@@ -1,6 +1,8 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 
+import { PlanLimits } from './plans.ts';
+
 /**
  * Request and reply bodies of the internal services (JSON over the bus).
  * Replies are always `{ ok: true, ... }` or `{ ok: false, code, message }`.
@@ -21,6 +23,8 @@ export const Principal = Type.Object({
   /** How the principal authenticated, and which key or token id it used. */
   method: Type.Union([Type.Literal('api_key'), Type.Literal('jwt')]),
   credentialId: Type.String(),
+  /** The plan's limits as configured for this tenant, resolved by the auth service. */
+  limits: PlanLimits,
   /** Claims a policy may read (e.g. a JWT's lists of allowed ids). */
   claims: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });

@@ -101,6 +101,16 @@ export function pongFrame(requestId?: string): string {
   return JSON.stringify({ type: 'pong', timestamp: timestamp(), request_id: requestId });
 }
 
+/** Sent once per window when a connection has used 80 % of its message rate. */
+export function rateLimitWarningFrame(limit: number, remaining: number, resetAt: number): string {
+  return JSON.stringify({
+    type: 'rate_limit_warning',
+    limit,
+    remaining,
+    reset_at: timestamp(resetAt),
+  });
+}
+
 /** The server's own keep-alive ping; the same bytes for every connection. */
 export const SERVER_PING_FRAME = '{"type":"ping"}';
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { generateApiKey, hashApiKey } from './api-keys.ts';
 import { Authenticator } from './authenticator.ts';
 import { StaticKeyStore } from './key-store.ts';
+import { PlanCatalog } from './plan-catalog.ts';
 import { TokenVerifier } from './token-verifier.ts';
 
 async function setup() {
@@ -30,7 +31,7 @@ async function setup() {
       expiresAt: '2020-01-01T00:00:00.000Z',
     },
   ]);
-  return { keys, authenticator: new Authenticator(store, await TokenVerifier.create([])) };
+  return { keys, authenticator: new Authenticator(store, await TokenVerifier.create([]), new PlanCatalog({})) };
 }
 
 describe('Authenticator', () => {
@@ -56,6 +57,17 @@ describe('Authenticator', () => {
       code: 'invalid_credentials',
       message: 'Invalid API key',
     });
+  });
+
+  it('resolves the limits of the plan, with the tenant\'s own overrides', () => {
+    const catalog = new PlanCatalog({ tenants: { acme: { limits: { maxConnections: 500 } } } });
+    expect(catalog.limitsFor('acme', 'enterprise')).toEqual({
+      maxConnections: 500,
+      maxSubscriptionsPerConnection: null,
+      messagesPerMinute: null,
+    });
+    expect(catalog.limitsFor('globex', 'free')?.maxConnections).toBe(5);
+    expect(catalog.limitsFor('acme', 'platinum')).toBeUndefined();
   });
 
   it('stores keys only as SHA-256 hashes', () => {

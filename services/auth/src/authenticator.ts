@@ -1,13 +1,9 @@
-import {
-  isKnownPlan,
-  type AuthReply,
-  type AuthRequest,
-  type Principal,
-} from '@switchboard/protocol';
+import type { AuthReply, AuthRequest } from '@switchboard/protocol';
 
 import { hashApiKey } from './api-keys.ts';
 import type { ApiKeyStore } from './key-store.ts';
-import { TokenRejectedError, type TokenVerifier } from './token-verifier.ts';
+import type { PlanCatalog } from './plan-catalog.ts';
+import { TokenRejectedError, type TokenPrincipal, type TokenVerifier } from './token-verifier.ts';
 
 const INVALID_KEY = 'Invalid API key';
 
@@ -16,6 +12,7 @@ export class Authenticator {
   constructor(
     private readonly keys: ApiKeyStore,
     private readonly tokens: TokenVerifier,
+    private readonly plans: PlanCatalog,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -29,11 +26,11 @@ export class Authenticator {
     const record = this.keys.findByHash(hashApiKey(key));
     const expired = record?.expiresAt !== undefined && Date.parse(record.expiresAt) <= this.now();
     // Unknown, revoked and expired keys get the same answer.
-    if (!record || record.revoked || expired || !isKnownPlan(record.plan)) {
+    if (!record || record.revoked || expired) {
       return { ok: false, code: 'invalid_credentials', message: INVALID_KEY };
     }
 
-    const principal: Principal = {
+    return this.#withLimits({
       tenant: record.tenant,
       userId: record.userId,
       appId: record.appId,
@@ -42,13 +39,18 @@ export class Authenticator {
       expiresAt: record.expiresAt === undefined ? undefined : Date.parse(record.expiresAt),
       method: 'api_key',
       credentialId: record.id,
-    };
-    return { ok: true, principal };
+    });
+  }
+
+  #withLimits(principal: TokenPrincipal): AuthReply {
+    const limits = this.plans.limitsFor(principal.tenant, principal.plan);
+    if (!limits) return { ok: false, code: 'invalid_credentials', message: 'Credential names an unknown plan' };
+    return { ok: true, principal: { ...principal, limits } };
   }
 
   async #byToken(token: string): Promise<AuthReply> {
     try {
-      return { ok: true, principal: await this.tokens.verify(token) };
+      return this.#withLimits(await this.tokens.verify(token));
     } catch (error) {
       if (error instanceof TokenRejectedError) {
         return { ok: false, code: 'invalid_credentials', message: error.message };

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 
 import { SignJWT } from 'jose';
 
-import { isKnownPlan, isSafeId, type Scope } from '@switchboard/protocol';
+import { DEFAULT_PLANS, isSafeId, type Scope } from '@switchboard/protocol';
 
 import { generateApiKey, hashApiKey, keyIdFromHash } from './api-keys.ts';
 import type { ApiKeyEntry } from './credentials-file.ts';
@@ -40,8 +40,11 @@ function create(args: string[]): void {
     },
   });
   const tenant = requireId('tenant', values.tenant);
-  if (!values.plan || !isKnownPlan(values.plan))
-    fail('--plan must be free, professional, business or enterprise');
+  if (!values.plan || !/^[a-z][a-z0-9_-]{0,63}$/.test(values.plan)) fail('--plan must be a plan name');
+  if (!Object.hasOwn(DEFAULT_PLANS, values.plan)) {
+    process.stderr.write(`note: "${values.plan}" is not a default plan; define it under "plans"
+`);
+  }
   if (values.user && values.app) fail('give --user or --app, not both');
   const scopes = values.scopes.split(',').map((s) => s.trim());
   if (!scopes.every((s): s is Scope => s === 'subscribe' || s === 'publish'))

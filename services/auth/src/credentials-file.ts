@@ -4,7 +4,7 @@ import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 
 import { ConfigError } from '@switchboard/config';
-import { Id, Scope } from '@switchboard/protocol';
+import { Id, PlanLimits, Scope } from '@switchboard/protocol';
 
 const Plan = Type.String({ minLength: 1, maxLength: 64 });
 
@@ -52,10 +52,20 @@ export const JwtIssuer = Type.Object({
 });
 export type JwtIssuer = Static<typeof JwtIssuer>;
 
-/** The credentials file: API keys (hashes only) and trusted JWT issuers. */
+const TenantEntry = Type.Object({
+  /** Custom limits for this tenant, replacing those of its principals' plans. */
+  limits: Type.Optional(Type.Partial(PlanLimits)),
+});
+
+/** The config file: API keys (hashes only), trusted JWT issuers, plans and tenant overrides. */
 export const CredentialsFile = Type.Object({
-  apiKeys: Type.Array(ApiKeyEntry, { default: [] }),
-  jwt: Type.Array(JwtIssuer, { default: [] }),
+  apiKeys: Type.Array(ApiKeyEntry),
+  jwt: Type.Array(JwtIssuer),
+  /** Plans added to or replacing the defaults (free, professional, business, enterprise). */
+  plans: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' }), PlanLimits)),
+  tenants: Type.Optional(
+    Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' }), TenantEntry),
+  ),
 });
 export type CredentialsFile = Static<typeof CredentialsFile>;
 
@@ -63,7 +73,7 @@ const validator = Compile(CredentialsFile);
 
 /** Validates parsed JSON as a credentials file; errors name the path, e.g. `apiKeys.0.hash`. */
 export function parseCredentials(value: unknown, source: string): CredentialsFile {
-  const withDefaults: unknown = { apiKeys: [], jwt: [], ...(value as object) };
+  const withDefaults: unknown = { apiKeys: [], jwt: [], plans: {}, tenants: {}, ...(value as object) };
   if (!validator.Check(withDefaults)) {
     const [first] = validator.Errors(withDefaults);
     const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');

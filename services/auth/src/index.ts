@@ -11,6 +11,7 @@ export {
 export { StaticKeyStore, type ApiKeyRecord, type ApiKeyStore } from './key-store.ts';
 export { serveAuth } from './service.ts';
 export { TokenVerifier } from './token-verifier.ts';
+export { PlanCatalog } from './plan-catalog.ts';
 export { AuthSettings } from './config.ts';
 
 import type { Bus } from '@switchboard/bus';
@@ -19,6 +20,7 @@ import type { Logger } from '@switchboard/telemetry';
 import { Authenticator } from './authenticator.ts';
 import type { CredentialsFile } from './credentials-file.ts';
 import { StaticKeyStore } from './key-store.ts';
+import { PlanCatalog } from './plan-catalog.ts';
 import { serveAuth } from './service.ts';
 import { TokenVerifier } from './token-verifier.ts';
 
@@ -30,6 +32,6 @@ export async function startAuthService(
 ): Promise<void> {
   const keys = new StaticKeyStore(credentials.apiKeys);
   const tokens = await TokenVerifier.create(credentials.jwt);
-  await serveAuth(bus, new Authenticator(keys, tokens), logger);
+  await serveAuth(bus, new Authenticator(keys, tokens, new PlanCatalog(credentials)), logger);
   logger.info({ apiKeys: keys.size, jwtIssuers: tokens.issuerCount }, 'auth service serving');
 }

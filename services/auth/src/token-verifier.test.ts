@@ -80,7 +80,6 @@ describe('TokenVerifier', () => {
       () => hsToken(claims(), { exp: Math.floor(Date.now() / 1000) - 120 }),
       'Token has expired',
     ],
-    ['an unknown plan', () => hsToken(claims({ plan: 'platinum' })), 'Token names an unknown plan'],
     [
       'an unsafe tenant',
       () => hsToken(claims({ tenant: 'a.b' })),

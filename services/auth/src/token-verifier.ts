@@ -8,7 +8,10 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 
-import { isKnownPlan, isSafeId, type Principal, type Scope } from '@switchboard/protocol';
+import { isSafeId, type Principal, type Scope } from '@switchboard/protocol';
+
+/** A principal as a token states it; the authenticator adds the plan's limits. */
+export type TokenPrincipal = Omit<Principal, 'limits'>;
 
 import type { JwtIssuer } from './credentials-file.ts';
 
@@ -85,7 +88,7 @@ export class TokenVerifier {
     return this.#issuers.size;
   }
 
-  async verify(token: string): Promise<Principal> {
+  async verify(token: string): Promise<TokenPrincipal> {
     let unverified: JWTPayload;
     try {
       unverified = decodeJwt(token);
@@ -118,7 +121,7 @@ export class TokenVerifier {
     return this.#principal(payload, config);
   }
 
-  #principal(payload: JWTPayload, config: JwtIssuer): Principal {
+  #principal(payload: JWTPayload, config: JwtIssuer): TokenPrincipal {
     const claims = config.claims ?? {};
     const tenant = claimString(payload, claims.tenant ?? 'tenant') ?? config.defaultTenant;
     const userId = claimString(payload, claims.user ?? 'sub');
@@ -126,7 +129,6 @@ export class TokenVerifier {
 
     if (!isSafeId(tenant)) throw new TokenRejectedError('Token has no valid tenant claim');
     if (!isSafeId(userId)) throw new TokenRejectedError('Token has no valid user claim');
-    if (!isKnownPlan(plan)) throw new TokenRejectedError('Token names an unknown plan');
 
     return {
       tenant,

@@ -12,6 +12,7 @@ const alice: Principal = {
   scopes: ['subscribe'],
   method: 'api_key',
   credentialId: 'key_1',
+  limits: { maxConnections: 5, maxSubscriptionsPerConnection: 10, messagesPerMinute: 60 },
 };
 const authorizer = new ChannelAuthorizer(tenantWidePolicy);
 

@@ -26,6 +26,12 @@ export const SocketSettings = Type.Object({
     65_536,
     'Largest client frame; larger ones close the connection with 1009',
   ),
+  CONNECT_RATE_PER_ADDRESS: Type.Integer({
+    minimum: 0,
+    default: 50,
+    description:
+      'New connections per second from one address (burst: twice that); more get HTTP 429. 0: no limit',
+  }),
   MAX_BACKPRESSURE_BYTES: Setting.bytes(
     4 * 1024 * 1024,
     'Outbound bytes buffered per socket before it is closed as a slow consumer',

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 
 import type { Principal } from '@switchboard/protocol';
 
+import { MessageRate } from './message-rate.ts';
+
 /** A subscription held by one connection. */
 export interface HeldSubscription {
   readonly channel: string;
@@ -21,6 +23,7 @@ export interface Connection {
   authTimer?: NodeJS.Timeout;
   readonly subscriptions: Map<string, HeldSubscription>;
   lastSeen: number;
+  readonly rate: MessageRate;
   closed: boolean;
   /** Messages of one connection are handled one after another, in arrival order. */
   queue: Promise<void>;
@@ -40,6 +43,7 @@ export function newConnection(
     authFailures: 0,
     subscriptions: new Map(),
     lastSeen: Date.now(),
+    rate: new MessageRate(),
     closed: false,
     queue: Promise.resolve(),
     queued: 0,

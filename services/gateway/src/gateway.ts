@@ -1,4 +1,7 @@
 import uWS, {
+  type HttpRequest,
+  type HttpResponse,
+  type us_socket_context_t,
   type TemplatedApp,
   type us_listen_socket,
   type WebSocket,
@@ -8,10 +11,19 @@ import uWS, {
 import { AuthClient } from '@switchboard/auth';
 import type { Bus } from '@switchboard/bus';
 import { AuthorizerClient } from '@switchboard/channel-authorizer';
-import { CloseCodes, errorFrame, SERVER_PING_FRAME } from '@switchboard/protocol';
+import {
+  CloseCodes,
+  errorFrame,
+  parseClientMessage,
+  rateLimitWarningFrame,
+  SERVER_PING_FRAME,
+  timestamp,
+  UNAUTHENTICATED_LIMITS,
+} from '@switchboard/protocol';
 import { listen, sendText, stopListening } from '@switchboard/runtime';
 import { redactUrl, type Logger } from '@switchboard/telemetry';
 
+import { AddressRate } from './address-rate.ts';
 import type { SocketSettings } from './config.ts';
 import { newConnection, type Connection } from './connection.ts';
 import { authenticate, handleFrame, releaseConnection, type SessionContext } from './session.ts';
@@ -19,12 +31,20 @@ import { TopicRegistry } from './topics.ts';
 
 type Socket = WebSocket<Connection>;
 
+/** The connection's messages-per-minute limit; before auth, that of the smallest plan. */
+function messageLimit(conn: Connection): number | null {
+  return (conn.principal?.limits ?? UNAUTHENTICATED_LIMITS).messagesPerMinute;
+}
+
 /** Values of the `v` query parameter this gateway speaks; absent means the latest. */
 const SUPPORTED_VERSIONS = new Set(['1', 'v1']);
 /** Topic every socket joins so one `app.publish` pings them all. */
 const PING_TOPIC = '$ping';
 /** Frames in a connection's queue beyond which new ones are refused. */
 const MAX_QUEUED = 64;
+
+/** How often sockets are checked for outbound backlog (slow consumers). */
+const BACKLOG_CHECK_MS = 1_000;
 
 /**
  * uWebSockets.js drops a frame over `maxPayloadLength` with an abrupt 1006. Frames up to
@@ -38,8 +58,11 @@ export class Gateway {
   readonly #connections = new Set<Socket>();
   readonly #topics: TopicRegistry;
   readonly #session: SessionContext;
+  readonly #addressRate: AddressRate;
   #listenSocket?: us_listen_socket;
   #livenessTimer?: NodeJS.Timeout;
+  #backlogTimer?: NodeJS.Timeout;
+  #slowConsumers = 0;
   #stopping = false;
 
   constructor(
@@ -48,6 +71,7 @@ export class Gateway {
     private readonly logger: Logger,
   ) {
     this.app = uWS.App();
+    this.#addressRate = new AddressRate(settings.CONNECT_RATE_PER_ADDRESS);
     this.#topics = new TopicRegistry(this.app, bus, (subject) =>
       logger.warn({ subject }, 'dropped a bus message that is not an event'),
     );
@@ -73,14 +97,25 @@ export class Gateway {
     return this.#listenSocket !== undefined && !this.#stopping;
   }
 
-  stats(): { connections: number; subjects: number; topics: number; malformed: number } {
-    return { connections: this.#connections.size, ...this.#topics.stats() };
+  stats(): {
+    connections: number;
+    slowConsumers: number;
+    subjects: number;
+    topics: number;
+    malformed: number;
+  } {
+    return {
+      connections: this.#connections.size,
+      slowConsumers: this.#slowConsumers,
+      ...this.#topics.stats(),
+    };
   }
 
   async listen(): Promise<number> {
     const { socket, port } = await listen(this.app, this.settings.HOST, this.settings.PORT);
     this.#listenSocket = socket;
     this.#livenessTimer = setInterval(() => this.#checkLiveness(), this.settings.PING_INTERVAL_MS);
+    this.#backlogTimer = setInterval(() => this.#checkBacklogs(), BACKLOG_CHECK_MS);
     return port;
   }
 
@@ -88,6 +123,7 @@ export class Gateway {
   stop(): void {
     this.#stopping = true;
     clearInterval(this.#livenessTimer);
+    clearInterval(this.#backlogTimer);
     if (this.#listenSocket) stopListening(this.#listenSocket);
     const { code, reason } = CloseCodes.serviceRestart;
     for (const ws of [...this.#connections]) ws.end(code, reason);
@@ -98,36 +134,14 @@ export class Gateway {
     return {
       compression: uWS.DISABLED,
       maxPayloadLength: settings.MAX_MESSAGE_BYTES * HARD_LIMIT_FACTOR,
-      maxBackpressure: settings.MAX_BACKPRESSURE_BYTES,
+      // Our backlog check closes slow consumers with 4003 at MAX_BACKPRESSURE_BYTES; uWS's own
+      // limit (drop, then abrupt close) is the last resort, so no frame is ever skipped silently.
+      maxBackpressure: settings.MAX_BACKPRESSURE_BYTES * 2,
       closeOnBackpressureLimit: 1,
       idleTimeout: 0,
       sendPingsAutomatically: false,
 
-      upgrade: (res, req, context) => {
-        if (this.#stopping) return sendText(res, '503 Service Unavailable', 'shutting down\n');
-        const version = req.getQuery('v');
-        if (version && !SUPPORTED_VERSIONS.has(version)) {
-          return sendText(
-            res,
-            '400 Bad Request',
-            `unsupported API version ${JSON.stringify(version)}; use v=1\n`,
-          );
-        }
-        if (logger.isLevelEnabled('debug'))
-          logger.debug({ url: redactUrl(`${req.getUrl()}?${req.getQuery()}`) }, 'upgrade');
-        const connection = newConnection(
-          Buffer.from(res.getRemoteAddressAsText()).toString(),
-          req.getQuery('client_id') || undefined,
-          req.getQuery('api_key') || undefined,
-        );
-        res.upgrade(
-          connection,
-          req.getHeader('sec-websocket-key'),
-          req.getHeader('sec-websocket-protocol'),
-          req.getHeader('sec-websocket-extensions'),
-          context,
-        );
-      },
+      upgrade: (res, req, context) => this.#upgrade(res, req, context),
 
       open: (ws) => {
         const conn = ws.getUserData();
@@ -157,6 +171,24 @@ export class Gateway {
           const { code, reason } = CloseCodes.messageTooBig;
           return ws.end(code, reason);
         }
+        const verdict = conn.rate.check(messageLimit(conn));
+        if (verdict.kind === 'close') {
+          logger.info(
+            { connId: conn.id, tenant: conn.principal?.tenant },
+            'closed for exceeding the message rate',
+          );
+          const { code, reason } = CloseCodes.rateLimited;
+          return ws.end(code, reason);
+        }
+        if (verdict.kind === 'refuse') return this.#refuseOverRate(ws, message, verdict.resetAt);
+        if (verdict.kind === 'warn') {
+          const warning = rateLimitWarningFrame(
+            messageLimit(conn) ?? 0,
+            verdict.remaining,
+            verdict.resetAt,
+          );
+          ws.send(warning, false, false);
+        }
         if (isBinary) {
           const details = { reason: 'Binary frames are not supported; send JSON text' };
           return void ws.send(
@@ -185,6 +217,81 @@ export class Gateway {
         );
       },
     };
+  }
+
+  /** Checks the request (version, address rate), then upgrades; nothing here awaits. */
+  #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+    if (this.#stopping) return sendText(res, '503 Service Unavailable', 'shutting down\n');
+    const version = req.getQuery('v');
+    if (version && !SUPPORTED_VERSIONS.has(version)) {
+      const body = `unsupported API version ${JSON.stringify(version)}; use v=1\n`;
+      return sendText(res, '400 Bad Request', body);
+    }
+
+    const address = Buffer.from(res.getRemoteAddressAsText()).toString();
+    if (!this.#addressRate.allow(address)) {
+      this.logger.info({ remote: address }, 'connection rate limited');
+      res.cork(() => {
+        res
+          .writeStatus('429 Too Many Requests')
+          .writeHeader('retry-after', '1')
+          .end('too many connections\n');
+      });
+      return;
+    }
+    if (this.logger.isLevelEnabled('debug')) {
+      this.logger.debug(
+        { url: redactUrl(`${req.getUrl()}?${req.getQuery()}`), remote: address },
+        'upgrade',
+      );
+    }
+
+    const connection = newConnection(
+      address,
+      req.getQuery('client_id') || undefined,
+      req.getQuery('api_key') || undefined,
+    );
+    res.upgrade(
+      connection,
+      req.getHeader('sec-websocket-key'),
+      req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'),
+      context,
+    );
+  }
+
+  /** Answers a message over the rate limit without processing it (its request_id echoed). */
+  #refuseOverRate(ws: Socket, message: ArrayBuffer, resetAt: number): void {
+    const parsed = parseClientMessage(Buffer.from(message).toString('utf8'));
+    const requestId = parsed.ok ? parsed.message.request_id : parsed.requestId;
+    const limit = messageLimit(ws.getUserData());
+    const details = {
+      reason: `At most ${limit} messages per minute`,
+      limit,
+      reset_at: timestamp(resetAt),
+    };
+    ws.send(errorFrame({ code: 'rate_limit_exceeded', requestId, details }), false, false);
+  }
+
+  /**
+   * Closes sockets whose outbound backlog passed MAX_BACKPRESSURE_BYTES with 4003: a
+   * slow consumer is told it fell behind rather than silently missing events.
+   */
+  #checkBacklogs(): void {
+    const limit = this.settings.MAX_BACKPRESSURE_BYTES;
+    const { code, reason } = CloseCodes.slowConsumer;
+    for (const ws of this.#connections) {
+      const backlog = ws.getBufferedAmount();
+      if (backlog <= limit) continue;
+      this.#slowConsumers++;
+      const conn = ws.getUserData();
+      this.logger.info(
+        { connId: conn.id, tenant: conn.principal?.tenant, backlog },
+        'closed slow consumer',
+      );
+      ws.end(code, reason);
+    }
+    this.#addressRate.prune();
   }
 
   /** Runs `task` after the connection's earlier messages, so replies keep request order. */

@@ -6,7 +6,6 @@ import {
   authErrorFrame,
   authSuccessFrame,
   CloseCodes,
-  DEFAULT_PLANS,
   errorFrame,
   parseClientMessage,
   pongFrame,
@@ -203,7 +202,7 @@ async function subscribe(
 
   const { grant } = result;
   if (!conn.subscriptions.has(grant.subscriptionId)) {
-    const limit = DEFAULT_PLANS[principal.plan]?.maxSubscriptionsPerConnection ?? null;
+    const limit = principal.limits.maxSubscriptionsPerConnection;
     if (limit !== null && conn.subscriptions.size >= limit) {
       const reason = `The ${principal.plan} plan allows ${limit} subscriptions per connection`;
       return reply(
