@@ -96,6 +96,11 @@ export class NatsBus implements Bus {
     return new NatsBus(nc);
   }
 
+  /** The underlying connection, for JetStream and KV users (the bus itself is core NATS). */
+  get connection(): NatsConnection {
+    return this.#nc;
+  }
+
   publish(subject: string, data: Uint8Array, headers?: BusHeaders): void {
     this.#nc.publish(subject, data, { headers: toNatsHeaders(headers) });
   }

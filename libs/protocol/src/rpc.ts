@@ -78,6 +78,41 @@ export const PublishReply = Type.Union([
 ]);
 export type PublishReply = Static<typeof PublishReply>;
 
+/** A connection of an account, held by one gateway instance. */
+export const ConnectionLease = Type.Object({
+  /** `<tenant>.<u|a>-<user or app id>`; every part is a safe id. */
+  account: Type.String({ pattern: '^[A-Za-z0-9_-]+\\.[ua]-[A-Za-z0-9_-]+$' }),
+  connectionId: Type.String({ pattern: '^[A-Za-z0-9_-]+$' }),
+  gateway: Type.String({ pattern: '^[A-Za-z0-9_-]+$' }),
+});
+export type ConnectionLease = Static<typeof ConnectionLease>;
+
+export const AcquireRequest = Type.Object({
+  lease: ConnectionLease,
+  limit: Type.Integer({ minimum: 0 }),
+});
+export type AcquireRequest = Static<typeof AcquireRequest>;
+
+export const LimitsReply = Type.Union([
+  Type.Object({ ok: Type.Literal(true), count: Type.Integer() }),
+  Failure,
+]);
+export type LimitsReply = Static<typeof LimitsReply>;
+
+export const HeartbeatRequest = Type.Object({
+  gateway: Type.String({ pattern: '^[A-Za-z0-9_-]+$' }),
+});
+export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
+
+/** The account a principal's connections are counted against. */
+export function accountOf(principal: Pick<Principal, 'tenant' | 'userId' | 'appId'>): string {
+  const holder =
+    principal.userId === undefined
+      ? `a-${principal.appId ?? 'anonymous'}`
+      : `u-${principal.userId}`;
+  return `${principal.tenant}.${holder}`;
+}
+
 /** Thrown when a reply body does not match its contract. */
 export class ContractError extends Error {
   override name = 'ContractError';

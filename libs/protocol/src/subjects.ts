@@ -19,6 +19,9 @@ export const ServiceSubjects = {
   authVerify: `${ROOT}.svc.auth.verify`,
   authorizeSubscribe: `${ROOT}.svc.authz.subscribe`,
   publish: `${ROOT}.svc.publisher.publish`,
+  connectionAcquire: `${ROOT}.svc.limits.acquire`,
+  connectionRelease: `${ROOT}.svc.limits.release`,
+  gatewayHeartbeat: `${ROOT}.svc.limits.heartbeat`,
 } as const;
 
 /** Parameters as they sit at the top level of a subscribe or publish message. */

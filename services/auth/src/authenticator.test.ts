@@ -31,7 +31,10 @@ async function setup() {
       expiresAt: '2020-01-01T00:00:00.000Z',
     },
   ]);
-  return { keys, authenticator: new Authenticator(store, await TokenVerifier.create([]), new PlanCatalog({})) };
+  return {
+    keys,
+    authenticator: new Authenticator(store, await TokenVerifier.create([]), new PlanCatalog({})),
+  };
 }
 
 describe('Authenticator', () => {
@@ -59,7 +62,7 @@ describe('Authenticator', () => {
     });
   });
 
-  it('resolves the limits of the plan, with the tenant\'s own overrides', () => {
+  it("resolves the limits of the plan, with the tenant's own overrides", () => {
     const catalog = new PlanCatalog({ tenants: { acme: { limits: { maxConnections: 500 } } } });
     expect(catalog.limitsFor('acme', 'enterprise')).toEqual({
       maxConnections: 500,

@@ -44,7 +44,12 @@ export class Authenticator {
 
   #withLimits(principal: TokenPrincipal): AuthReply {
     const limits = this.plans.limitsFor(principal.tenant, principal.plan);
-    if (!limits) return { ok: false, code: 'invalid_credentials', message: 'Credential names an unknown plan' };
+    if (!limits)
+      return {
+        ok: false,
+        code: 'invalid_credentials',
+        message: 'Credential names an unknown plan',
+      };
     return { ok: true, principal: { ...principal, limits } };
   }
 

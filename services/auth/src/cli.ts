@@ -40,7 +40,8 @@ function create(args: string[]): void {
     },
   });
   const tenant = requireId('tenant', values.tenant);
-  if (!values.plan || !/^[a-z][a-z0-9_-]{0,63}$/.test(values.plan)) fail('--plan must be a plan name');
+  if (!values.plan || !/^[a-z][a-z0-9_-]{0,63}$/.test(values.plan))
+    fail('--plan must be a plan name');
   if (!Object.hasOwn(DEFAULT_PLANS, values.plan)) {
     process.stderr.write(`note: "${values.plan}" is not a default plan; define it under "plans"
 `);

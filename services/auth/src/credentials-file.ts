@@ -62,7 +62,9 @@ export const CredentialsFile = Type.Object({
   apiKeys: Type.Array(ApiKeyEntry),
   jwt: Type.Array(JwtIssuer),
   /** Plans added to or replacing the defaults (free, professional, business, enterprise). */
-  plans: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' }), PlanLimits)),
+  plans: Type.Optional(
+    Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' }), PlanLimits),
+  ),
   tenants: Type.Optional(
     Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' }), TenantEntry),
   ),
@@ -73,7 +75,13 @@ const validator = Compile(CredentialsFile);
 
 /** Validates parsed JSON as a credentials file; errors name the path, e.g. `apiKeys.0.hash`. */
 export function parseCredentials(value: unknown, source: string): CredentialsFile {
-  const withDefaults: unknown = { apiKeys: [], jwt: [], plans: {}, tenants: {}, ...(value as object) };
+  const withDefaults: unknown = {
+    apiKeys: [],
+    jwt: [],
+    plans: {},
+    tenants: {},
+    ...(value as object),
+  };
   if (!validator.Check(withDefaults)) {
     const [first] = validator.Errors(withDefaults);
     const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');

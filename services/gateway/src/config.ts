@@ -40,6 +40,11 @@ export const SocketSettings = Type.Object({
     2_000,
     'Timeout of requests to the auth and channel-authorizer services',
   ),
+  HEARTBEAT_INTERVAL_MS: Setting.millis(
+    5_000,
+    "Interval of the heartbeat that keeps this gateway's connections counted (see GATEWAY_LEASE_MS)",
+    100,
+  ),
   SHUTDOWN_TIMEOUT_MS: Setting.millis(10_000, 'Longest graceful shutdown before exit(1)'),
   LOG_LEVEL: Setting.logLevel(),
 });

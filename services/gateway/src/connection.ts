@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import type { Principal } from '@switchboard/protocol';
+import type { ConnectionLease, Principal } from '@switchboard/protocol';
 
 import { MessageRate } from './message-rate.ts';
 
@@ -19,6 +19,8 @@ export interface Connection {
   /** The `api_key` query parameter, consumed on open. */
   queryApiKey?: string;
   principal?: Principal;
+  /** Set while the connection counts against its account's connection limit. */
+  lease?: ConnectionLease;
   authFailures: number;
   authTimer?: NodeJS.Timeout;
   readonly subscriptions: Map<string, HeldSubscription>;

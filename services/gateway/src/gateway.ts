@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 import uWS, {
   type HttpRequest,
   type HttpResponse,
@@ -10,7 +12,7 @@ import uWS, {
 
 import { AuthClient } from '@switchboard/auth';
 import type { Bus } from '@switchboard/bus';
-import { AuthorizerClient } from '@switchboard/channel-authorizer';
+import { AuthorizerClient, LimitsClient } from '@switchboard/channel-authorizer';
 import {
   CloseCodes,
   errorFrame,
@@ -62,6 +64,7 @@ export class Gateway {
   #listenSocket?: us_listen_socket;
   #livenessTimer?: NodeJS.Timeout;
   #backlogTimer?: NodeJS.Timeout;
+  #heartbeatTimer?: NodeJS.Timeout;
   #slowConsumers = 0;
   #stopping = false;
 
@@ -69,7 +72,10 @@ export class Gateway {
     private readonly bus: Bus,
     private readonly settings: SocketSettings,
     private readonly logger: Logger,
+    gatewayId = 'gateway',
   ) {
+    // A restarted gateway is a new instance, so connections of its past life expire with their lease.
+    const instance = `${gatewayId}-${randomBytes(6).toString('base64url')}`;
     this.app = uWS.App();
     this.#addressRate = new AddressRate(settings.CONNECT_RATE_PER_ADDRESS);
     this.#topics = new TopicRegistry(this.app, bus, (subject) =>
@@ -79,6 +85,8 @@ export class Gateway {
       auth: new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
       authorizer: new AuthorizerClient(bus, settings.UPSTREAM_TIMEOUT_MS),
       topics: this.#topics,
+      limits: new LimitsClient(bus, settings.UPSTREAM_TIMEOUT_MS),
+      instance,
       logger,
       maxAuthFailures: settings.MAX_AUTH_FAILURES,
     };
@@ -116,6 +124,11 @@ export class Gateway {
     this.#listenSocket = socket;
     this.#livenessTimer = setInterval(() => this.#checkLiveness(), this.settings.PING_INTERVAL_MS);
     this.#backlogTimer = setInterval(() => this.#checkBacklogs(), BACKLOG_CHECK_MS);
+    this.#heartbeatTimer = setInterval(
+      () => void this.#heartbeat(),
+      this.settings.HEARTBEAT_INTERVAL_MS,
+    );
+    await this.#heartbeat();
     return port;
   }
 
@@ -124,6 +137,7 @@ export class Gateway {
     this.#stopping = true;
     clearInterval(this.#livenessTimer);
     clearInterval(this.#backlogTimer);
+    clearInterval(this.#heartbeatTimer);
     if (this.#listenSocket) stopListening(this.#listenSocket);
     const { code, reason } = CloseCodes.serviceRestart;
     for (const ws of [...this.#connections]) ws.end(code, reason);
@@ -258,6 +272,15 @@ export class Gateway {
       req.getHeader('sec-websocket-extensions'),
       context,
     );
+  }
+
+  /** Keeps this instance's connections counted; a missed beat is retried on the next. */
+  async #heartbeat(): Promise<void> {
+    try {
+      await this.#session.limits.heartbeat(this.#session.instance);
+    } catch (err) {
+      this.logger.warn({ err }, 'gateway heartbeat failed');
+    }
   }
 
   /** Answers a message over the rate limit without processing it (its request_id echoed). */

@@ -27,7 +27,7 @@ runMain(logger, async () => {
     name: `switchboard-gateway-${gatewayId}`,
   });
   logBusStatus(bus, logger);
-  const gateway = new Gateway(bus, settings, logger.child({ gatewayId }));
+  const gateway = new Gateway(bus, settings, logger.child({ gatewayId }), gatewayId);
   mountHealthAndFallback(gateway.app, () => gateway.ready);
   const port = await gateway.listen();
 

@@ -1,7 +1,7 @@
 import type { WebSocket } from 'uWebSockets.js';
 
 import type { AuthClient } from '@switchboard/auth';
-import type { AuthorizerClient } from '@switchboard/channel-authorizer';
+import type { AuthorizerClient, LimitsClient } from '@switchboard/channel-authorizer';
 import {
   authErrorFrame,
   authSuccessFrame,
@@ -12,8 +12,10 @@ import {
   subscribeParams,
   subscriptionSuccessFrame,
   unsubscriptionSuccessFrame,
+  accountOf,
   type AuthMessage,
   type ClientMessage,
+  type ConnectionLease,
   type Principal,
   type SubscribeMessage,
   type UnsubscribeMessage,
@@ -28,6 +30,9 @@ export interface SessionContext {
   readonly auth: AuthClient;
   readonly authorizer: AuthorizerClient;
   readonly topics: TopicRegistry;
+  readonly limits: LimitsClient;
+  /** This gateway process: connections are counted per instance. */
+  readonly instance: string;
   readonly logger: Logger;
   readonly maxAuthFailures: number;
 }
@@ -137,6 +142,8 @@ export async function authenticate(
       ),
     );
   }
+  if (!conn.principal && !(await holdConnectionSlot(ctx, ws, principal, requestId))) return;
+  if (conn.closed) return;
   conn.principal = principal;
   clearTimeout(conn.authTimer);
   ctx.logger.debug(
@@ -160,6 +167,66 @@ export async function authenticate(
       requestId,
     }),
   );
+}
+
+/**
+ * Counts the connection against its account's limit, across gateways. False when it
+ * may not proceed: over the limit (the socket is closed) or the count is unavailable.
+ */
+async function holdConnectionSlot(
+  ctx: SessionContext,
+  ws: Socket,
+  principal: Principal,
+  requestId: string | undefined,
+): Promise<boolean> {
+  const limit = principal.limits.maxConnections;
+  if (limit === null) return true;
+
+  const conn = ws.getUserData();
+  const lease = { account: accountOf(principal), connectionId: conn.id, gateway: ctx.instance };
+  let answer;
+  try {
+    answer = await ctx.limits.acquire(lease, limit);
+  } catch (err) {
+    ctx.logger.error(
+      { err, connId: conn.id, tenant: principal.tenant },
+      'limits endpoint unavailable',
+    );
+    answer = undefined;
+  }
+  if (conn.closed) {
+    if (answer?.ok) releaseLease(ctx, lease);
+    return false;
+  }
+  if (!answer) {
+    reply(
+      ws,
+      authErrorFrame(
+        'server_error',
+        'Connection limits are temporarily unavailable',
+        requestId,
+        true,
+      ),
+    );
+    return false;
+  }
+  if (!answer.ok) {
+    reply(ws, authErrorFrame('connection_limit_exceeded', answer.message, requestId));
+    const { code, reason } = CloseCodes.connectionLimitExceeded;
+    ws.end(code, reason);
+    return false;
+  }
+  conn.lease = lease;
+  return true;
+}
+
+function releaseLease(ctx: SessionContext, lease: ConnectionLease): void {
+  ctx.limits.release(lease).catch((err: unknown) => {
+    ctx.logger.warn(
+      { err, account: lease.account },
+      'connection release failed; the lease will expire',
+    );
+  });
 }
 
 async function subscribe(
@@ -247,6 +314,8 @@ function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessag
 /** Releases everything a closed connection held. uWebSockets.js already dropped its topics. */
 export function releaseConnection(ctx: SessionContext, conn: Connection): void {
   clearTimeout(conn.authTimer);
+  if (conn.lease) releaseLease(ctx, conn.lease);
+  conn.lease = undefined;
   for (const held of conn.subscriptions.values())
     for (const topic of held.topics) ctx.topics.release(topic);
   conn.subscriptions.clear();

@@ -1,6 +1,10 @@
 import { AuthClient, readCredentialsFile, startAuthService } from '@switchboard/auth';
 import { MemoryBus } from '@switchboard/bus';
-import { startChannelAuthorizer } from '@switchboard/channel-authorizer';
+import {
+  MemoryLedger,
+  serveConnectionLimits,
+  startChannelAuthorizer,
+} from '@switchboard/channel-authorizer';
 import { loadEnv } from '@switchboard/config';
 import { Gateway } from '@switchboard/gateway';
 import { EventPublisher, mountPublishApi, servePublishEndpoint } from '@switchboard/publisher';
@@ -31,7 +35,9 @@ runMain(logger, async () => {
   const bus = new MemoryBus();
   logBusStatus(bus, logger);
   await startAuthService(bus, credentials, createLogger('auth', level));
-  await startChannelAuthorizer(bus, createLogger('channel-authorizer', level));
+  const authorizerLogger = createLogger('channel-authorizer', level);
+  await startChannelAuthorizer(bus, authorizerLogger);
+  await serveConnectionLimits(bus, new MemoryLedger(), authorizerLogger);
 
   const publisherLogger = createLogger('publisher', level);
   const publisher = new EventPublisher(
