@@ -50,6 +50,11 @@ export class KvLedger implements ConnectionLedger {
   }
 
   async acquire(lease: ConnectionLease, limit: number): Promise<AcquireResult> {
+    // An instance holding connections must be seen alive by every replica, even if its
+    // own first heartbeat has not landed yet.
+    const known = this.#liveness.get(lease.gateway);
+    if (!known?.alive) await this.heartbeat(lease.gateway);
+
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const entry = await this.connections.get(lease.account);
       const current = entry?.operation === 'PUT' ? decode(entry.value) : {};
