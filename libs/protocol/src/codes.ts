@@ -48,6 +48,7 @@ export const CloseCodes = {
   slowConsumer: { code: 4003, reason: 'slow consumer', reconnect: true },
   connectionLimitExceeded: { code: 4004, reason: 'connection limit exceeded', reconnect: true },
   tooManyAuthFailures: { code: 4500, reason: 'too many authentication failures', reconnect: false },
+  credentialsExpired: { code: 4501, reason: 'credentials expired', reconnect: false },
 } as const satisfies Record<string, CloseCode>;
 
 export type CloseCodeName = keyof typeof CloseCodes;

@@ -101,6 +101,11 @@ export function pongFrame(requestId?: string): string {
   return JSON.stringify({ type: 'pong', timestamp: timestamp(), request_id: requestId });
 }
 
+/** Sent before a connection's credential expires, so the client can send a fresh token. */
+export function authExpiringFrame(expiresAt: number): string {
+  return JSON.stringify({ type: 'auth_expiring', expires_at: timestamp(expiresAt) });
+}
+
 /** Sent once per window when a connection has used 80 % of its message rate. */
 export function rateLimitWarningFrame(limit: number, remaining: number, resetAt: number): string {
   return JSON.stringify({

@@ -6,6 +6,11 @@ import { Setting } from '@switchboard/config';
 export const SocketSettings = Type.Object({
   HOST: Type.String({ default: '0.0.0.0', description: 'Address the WebSocket server listens on' }),
   PORT: Setting.port(8080, 'Port of the WebSocket API (`/v1/`)'),
+  ALLOWED_ORIGINS: Type.String({
+    default: '',
+    description:
+      'Browser origins that may connect: exact origins, `localhost` (any loopback port) or `*`, comma-separated; others get 403',
+  }),
   AUTH_TIMEOUT_MS: Setting.millis(30_000, 'Time a new connection has to authenticate (close 4001)'),
   MAX_AUTH_FAILURES: Type.Integer({
     minimum: 1,
@@ -39,6 +44,10 @@ export const SocketSettings = Type.Object({
   UPSTREAM_TIMEOUT_MS: Setting.millis(
     2_000,
     'Timeout of requests to the auth and channel-authorizer services',
+  ),
+  EXPIRY_NOTICE_MS: Setting.millis(
+    60_000,
+    'How long before a credential expires the client gets `auth_expiring` (then close 4501)',
   ),
   HEARTBEAT_INTERVAL_MS: Setting.millis(
     5_000,

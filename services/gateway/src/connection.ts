@@ -23,6 +23,8 @@ export interface Connection {
   lease?: ConnectionLease;
   authFailures: number;
   authTimer?: NodeJS.Timeout;
+  /** Warns of, then enforces, the expiry of the credential. */
+  expiryTimer?: NodeJS.Timeout;
   readonly subscriptions: Map<string, HeldSubscription>;
   lastSeen: number;
   readonly rate: MessageRate;

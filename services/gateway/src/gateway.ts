@@ -26,6 +26,7 @@ import { listen, sendText, stopListening } from '@switchboard/runtime';
 import { redactUrl, type Logger } from '@switchboard/telemetry';
 
 import { AddressRate } from './address-rate.ts';
+import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
 import { newConnection, type Connection } from './connection.ts';
 import { authenticate, handleFrame, releaseConnection, type SessionContext } from './session.ts';
@@ -61,6 +62,7 @@ export class Gateway {
   readonly #topics: TopicRegistry;
   readonly #session: SessionContext;
   readonly #addressRate: AddressRate;
+  readonly #origins: OriginPolicy;
   #listenSocket?: us_listen_socket;
   #livenessTimer?: NodeJS.Timeout;
   #backlogTimer?: NodeJS.Timeout;
@@ -78,6 +80,9 @@ export class Gateway {
     const instance = `${gatewayId}-${randomBytes(6).toString('base64url')}`;
     this.app = uWS.App();
     this.#addressRate = new AddressRate(settings.CONNECT_RATE_PER_ADDRESS);
+    this.#origins = new OriginPolicy(settings.ALLOWED_ORIGINS);
+    if (this.#origins.refusesBrowsers)
+      logger.warn('ALLOWED_ORIGINS is empty: browser connections are refused');
     this.#topics = new TopicRegistry(this.app, bus, (subject) =>
       logger.warn({ subject }, 'dropped a bus message that is not an event'),
     );
@@ -89,6 +94,7 @@ export class Gateway {
       instance,
       logger,
       maxAuthFailures: settings.MAX_AUTH_FAILURES,
+      expiryNoticeMs: settings.EXPIRY_NOTICE_MS,
     };
     const behavior = this.#behavior();
     this.app.ws('/v1', behavior).ws('/v1/', behavior);
@@ -240,6 +246,12 @@ export class Gateway {
     if (version && !SUPPORTED_VERSIONS.has(version)) {
       const body = `unsupported API version ${JSON.stringify(version)}; use v=1\n`;
       return sendText(res, '400 Bad Request', body);
+    }
+
+    const origin = req.getHeader('origin');
+    if (!this.#origins.allows(origin)) {
+      this.logger.info({ origin }, 'origin refused');
+      return sendText(res, '403 Forbidden', 'origin not allowed\n');
     }
 
     const address = Buffer.from(res.getRemoteAddressAsText()).toString();

@@ -23,6 +23,7 @@ import {
 import type { Logger } from '@switchboard/telemetry';
 
 import type { Connection } from './connection.ts';
+import { scheduleExpiry } from './expiry.ts';
 import type { TopicRegistry } from './topics.ts';
 
 /** What message handling needs from the gateway around it. */
@@ -35,6 +36,7 @@ export interface SessionContext {
   readonly instance: string;
   readonly logger: Logger;
   readonly maxAuthFailures: number;
+  readonly expiryNoticeMs: number;
 }
 
 type Socket = WebSocket<Connection>;
@@ -146,6 +148,7 @@ export async function authenticate(
   if (conn.closed) return;
   conn.principal = principal;
   clearTimeout(conn.authTimer);
+  scheduleExpiry(ws, ctx.expiryNoticeMs);
   ctx.logger.debug(
     {
       connId: conn.id,
@@ -314,6 +317,7 @@ function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessag
 /** Releases everything a closed connection held. uWebSockets.js already dropped its topics. */
 export function releaseConnection(ctx: SessionContext, conn: Connection): void {
   clearTimeout(conn.authTimer);
+  clearTimeout(conn.expiryTimer);
   if (conn.lease) releaseLease(ctx, conn.lease);
   conn.lease = undefined;
   for (const held of conn.subscriptions.values())

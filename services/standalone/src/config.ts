@@ -10,6 +10,10 @@ export const StandaloneSettings = Type.Object({
     default: '127.0.0.1',
     description: 'Address to listen on (standalone default: loopback only)',
   }),
+  ALLOWED_ORIGINS: Type.String({
+    default: 'localhost',
+    description: 'Browser origins that may connect (standalone default: pages on localhost)',
+  }),
   SWITCHBOARD_CONFIG: Type.Optional(
     Type.String({
       minLength: 1,
