@@ -93,6 +93,11 @@ export class MemoryBus implements Bus {
     return Promise.resolve();
   }
 
+  /** Subscriptions take effect at once in-process; nothing to wait for. */
+  flush(): Promise<void> {
+    return this.#closed ? Promise.reject(new BusClosedError()) : Promise.resolve();
+  }
+
   onStatus(listener: (status: BusStatus) => void): void {
     this.#listeners.push(listener);
   }

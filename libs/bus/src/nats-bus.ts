@@ -153,6 +153,14 @@ export class NatsBus implements Bus {
     });
   }
 
+  /**
+   * A PING/PONG round trip: the server has then registered every earlier SUB. In a
+   * cluster, interest reaches the other servers shortly after, not within this call.
+   */
+  flush(): Promise<void> {
+    return this.#nc.flush();
+  }
+
   onStatus(listener: (status: BusStatus) => void): void {
     this.#listeners.push(listener);
   }

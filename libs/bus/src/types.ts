@@ -49,6 +49,8 @@ export interface Bus {
   subscribe(subject: string, handler: BusHandler): BusSubscription;
   request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage>;
   serve(endpoint: EndpointSpec, handler: RequestHandler): Promise<void>;
+  /** Resolves once the server has processed everything sent before (e.g. new subscriptions). */
+  flush(): Promise<void>;
   onStatus(listener: (status: BusStatus) => void): void;
   /** Stops receiving, lets in-flight work finish and closes. */
   drain(): Promise<void>;

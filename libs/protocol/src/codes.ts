@@ -1,6 +1,6 @@
 /**
  * The one table of error codes and close codes a client can see.
- * docs/protocol.md lists the same rows; codes.test.ts keeps the two in step.
+ * docs/protocol.md lists the same rows; test/conformance/docs-in-step.test.ts keeps the two in step.
  */
 
 /**

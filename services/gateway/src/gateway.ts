@@ -50,10 +50,13 @@ const MAX_QUEUED = 64;
 const BACKLOG_CHECK_MS = 1_000;
 
 /**
- * uWebSockets.js drops a frame over `maxPayloadLength` with an abrupt 1006. Frames up to
- * this multiple of MAX_MESSAGE_BYTES are read and refused with a clean 1009 instead.
+ * uWebSockets.js drops a frame over `maxPayloadLength` with an abrupt 1006, so it gets a
+ * larger bound and frames between the two are refused with a clean 1009. Only frames
+ * beyond this bound (16 × MAX_MESSAGE_BYTES, at least 1 MiB) see the abrupt close.
  */
-const HARD_LIMIT_FACTOR = 16;
+function frameHardLimit(maxMessageBytes: number): number {
+  return Math.max(maxMessageBytes * 16, 1024 * 1024);
+}
 
 /** The WebSocket side of Switchboard: sockets, sessions, liveness and fan-out. */
 export class Gateway {
@@ -153,7 +156,7 @@ export class Gateway {
     const { settings, logger } = this;
     return {
       compression: uWS.DISABLED,
-      maxPayloadLength: settings.MAX_MESSAGE_BYTES * HARD_LIMIT_FACTOR,
+      maxPayloadLength: frameHardLimit(settings.MAX_MESSAGE_BYTES),
       // Our backlog check closes slow consumers with 4003 at MAX_BACKPRESSURE_BYTES; uWS's own
       // limit (drop, then abrupt close) is the last resort, so no frame is ever skipped silently.
       maxBackpressure: settings.MAX_BACKPRESSURE_BYTES * 2,

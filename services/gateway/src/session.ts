@@ -294,24 +294,47 @@ async function subscribe(
       'subscribed',
     );
   }
+
+  try {
+    await ctx.topics.registered(grant.subjects);
+  } catch (err) {
+    ctx.logger.error({ err, connId: conn.id, channel }, 'bus did not register the subscription');
+    if (!conn.closed) dropSubscription(ctx, ws, grant.subscriptionId);
+    const reason = 'Subscribing is temporarily unavailable';
+    return reply(
+      ws,
+      errorFrame({
+        code: 'server_error',
+        requestId,
+        details: { reason, channel },
+        temporary: true,
+      }),
+    );
+  }
   reply(ws, subscriptionSuccessFrame(channel, params, grant.subscriptionId, requestId));
 }
 
 function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessage): void {
   const conn = ws.getUserData();
   const { subscription_id: id, request_id: requestId } = message;
-  const held = conn.subscriptions.get(id);
-  if (!held) {
+  if (!conn.subscriptions.has(id)) {
     const details = { reason: `Unknown subscription_id: ${id}`, subscription_id: id };
     return reply(ws, errorFrame({ code: 'invalid_subscription', requestId, details }));
   }
 
+  dropSubscription(ctx, ws, id);
+  reply(ws, unsubscriptionSuccessFrame(id, requestId));
+}
+
+function dropSubscription(ctx: SessionContext, ws: Socket, id: string): void {
+  const conn = ws.getUserData();
+  const held = conn.subscriptions.get(id);
+  if (!held) return;
   conn.subscriptions.delete(id);
   for (const topic of held.topics) {
     ws.unsubscribe(topic);
     ctx.topics.release(topic);
   }
-  reply(ws, unsubscriptionSuccessFrame(id, requestId));
 }
 
 /** Releases everything a closed connection held. uWebSockets.js already dropped its topics. */

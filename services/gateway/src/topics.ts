@@ -12,6 +12,8 @@ interface Topic {
 
 interface SubjectEntry {
   readonly subscription: BusSubscription;
+  /** Settles when the bus has registered the subscription. */
+  readonly registered: Promise<void>;
   /** Topics fed by this subject, one per subscription id. */
   readonly topics: Map<string, Topic>;
 }
@@ -44,7 +46,9 @@ export class TopicRegistry {
     if (!entry) {
       const topics = new Map<string, Topic>();
       const subscription = this.bus.subscribe(subject, (message) => this.#deliver(topics, message));
-      entry = { subscription, topics };
+      entry = { subscription, topics, registered: this.bus.flush() };
+      // Awaited by `registered()`; this handler only keeps an early failure from going unhandled.
+      entry.registered.catch(() => undefined);
       this.#subjects.set(subject, entry);
     }
 
@@ -59,6 +63,15 @@ export class TopicRegistry {
     }
     topic.members++;
     return topic.name;
+  }
+
+  /**
+   * Resolves when the bus has registered the subscriptions of these subjects, so an
+   * event published after a `subscription_success` is never missed.
+   */
+  async registered(subjects: readonly string[]): Promise<void> {
+    const pending = subjects.flatMap((subject) => this.#subjects.get(subject)?.registered ?? []);
+    await Promise.all(pending);
   }
 
   /** Counts one member less; the bus subscription goes when its last member does. */

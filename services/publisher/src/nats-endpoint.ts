@@ -29,10 +29,12 @@ export async function servePublishEndpoint(
       try {
         body = JSON.parse(Buffer.from(message.data).toString('utf8'));
       } catch {
+        const reason = 'Body is not valid JSON';
         return encodeJson({
           ok: false,
           code: 'invalid_message_format',
-          message: 'Body is not valid JSON',
+          message: reason,
+          details: { reason },
         });
       }
       try {

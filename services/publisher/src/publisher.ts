@@ -43,7 +43,8 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
 
 function bodyProblem(body: unknown): PublishOutcome | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { ok: false, code: 'invalid_message_format', message: 'Body must be a JSON object' };
+    const reason = 'Body must be a JSON object';
+    return { ok: false, code: 'invalid_message_format', message: reason, details: { reason } };
   }
   if (checkBody.Check(body)) return undefined;
 

@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+
+import { SYSTEM_NAMES, type SystemName } from '../systems/types.ts';
+import type { Sizes } from './sizes.ts';
+
+/** Command line of `run.ts`. */
+export interface RunOptions {
+  readonly mode: Sizes['mode'];
+  readonly systems: readonly SystemName[];
+  /** Scenario ids to run; empty: all. */
+  readonly scenarios: readonly string[];
+  readonly out: string;
+  readonly chartDir: string;
+  /** CPU-profile the Switchboard gateway at its fan-out knee. */
+  readonly cpuProfile: boolean;
+  readonly portBase: number;
+}
+
+const USAGE = `usage: tsx test/bench/run.ts [--quick | --smoke] [--systems a,b] [--scenarios x,y] [--no-profile]
+  env: BENCH_OUT (results JSON), BENCH_PORT_BASE (default 19100),
+       BENCH_SERVER_CPU / BENCH_LOAD_CPUS (taskset core lists, default 1 / 0)`;
+
+/** Raised for a bad command line; the message is the usage text. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Parses argv (without node and script) and the BENCH_* environment. */
+export function parseOptions(argv: readonly string[], benchDir: string): RunOptions {
+  let mode: Sizes['mode'] = 'full';
+  let systems: SystemName[] = [...SYSTEM_NAMES];
+  let scenarios: string[] = [];
+  let cpuProfile = true;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
+    const value = (): string | undefined => inline ?? argv[++i];
+    if (flag === '--quick') mode = 'quick';
+    else if (flag === '--smoke') mode = 'smoke';
+    else if (flag === '--full') mode = 'full';
+    else if (flag === '--no-profile') cpuProfile = false;
+    else if (flag === '--systems') {
+      const wanted = list(value());
+      const unknown = wanted.filter((s) => !(SYSTEM_NAMES as readonly string[]).includes(s));
+      if (unknown.length > 0) throw new UsageError(`unknown system ${unknown.join(', ')}\n${USAGE}`);
+      systems = wanted as SystemName[];
+    } else if (flag === '--scenarios') scenarios = list(value());
+    else throw new UsageError(`unknown option ${arg}\n${USAGE}`);
+  }
+  // Smoke runs check correctness only: the scenarios that count every delivery.
+  if (mode === 'smoke' && scenarios.length === 0) scenarios = ['fan-out', 'many-topics'];
+  const defaultOut = mode === 'smoke' ? 'results/smoke.json' : 'results/latest.json';
+  return {
+    mode,
+    systems,
+    scenarios,
+    out: process.env.BENCH_OUT ?? join(benchDir, defaultOut),
+    chartDir: join(benchDir, 'results'),
+    cpuProfile: cpuProfile && mode !== 'smoke',
+    portBase: Number(process.env.BENCH_PORT_BASE ?? 19100),
+  };
+}

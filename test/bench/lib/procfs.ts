@@ -1,0 +1,92 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/**
+ * Readings from /proc: a process's CPU time and RSS, per-core busy time and the
+ * kernel's socket memory. Values are raw; `cpuDelta` and friends turn two readings
+ * into a rate.
+ */
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+const PAGE_BYTES = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }));
+
+/** CPU seconds (user + system, all threads) a process has used so far; 0 once it is gone. */
+export function processCpuSeconds(pid: number): number {
+  const stat = readOrEmpty(`/proc/${pid}/stat`);
+  if (!stat) return 0;
+  // The command name may contain spaces, so fields are counted after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / TICKS_PER_SECOND;
+}
+
+/** Resident set size in bytes; 0 once the process is gone. */
+export function processRssBytes(pid: number): number {
+  const status = readOrEmpty(`/proc/${pid}/status`);
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  return match?.[1] ? Number(match[1]) * 1024 : 0;
+}
+
+/** This process's open-file limits (soft, hard). */
+export function openFileLimits(): { soft: number; hard: number } {
+  const match = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readOrEmpty('/proc/self/limits'));
+  const value = (v: string | undefined): number => (v === undefined || v === 'unlimited' ? 1 << 30 : Number(v));
+  return { soft: value(match?.[1]), hard: value(match?.[2]) };
+}
+
+/** Busy and total jiffies per core, from /proc/stat. */
+export function coreTimes(): Map<number, { busy: number; total: number }> {
+  const cores = new Map<number, { busy: number; total: number }>();
+  for (const line of readOrEmpty('/proc/stat').split('\n')) {
+    const match = /^cpu(\d+) (.*)$/.exec(line);
+    if (!match?.[1] || !match[2]) continue;
+    const v = match[2].trim().split(/\s+/).map(Number);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    cores.set(Number(match[1]), { busy: total - idle, total });
+  }
+  return cores;
+}
+
+/** Kernel TCP socket memory (bytes) and sockets in use, from /proc/net/sockstat. */
+export function tcpSocketMemory(): { bytes: number; inuse: number } {
+  const match = /TCP: inuse (\d+) .* mem (\d+)/.exec(readOrEmpty('/proc/net/sockstat'));
+  return { inuse: Number(match?.[1] ?? 0), bytes: Number(match?.[2] ?? 0) * PAGE_BYTES };
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return '';
+    throw err;
+  }
+}
+
+/** CPU use of a set of processes and of each core between two points in time. */
+export interface CpuWindow {
+  /** Seconds of CPU per process name over the window. */
+  readonly seconds: Record<string, number>;
+  /** Busy fraction (0..1) per core over the window. */
+  readonly coreBusy: Record<string, number>;
+  readonly wallSeconds: number;
+}
+
+/** Starts a CPU measurement over the given processes; call the result to end it. */
+export function startCpuWindow(pids: Record<string, number>): () => CpuWindow {
+  const t0 = performance.now();
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpuSeconds(pid)]));
+  const coresBefore = coreTimes();
+  return () => {
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const seconds: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(pids)) seconds[k] = processCpuSeconds(pid) - (before[k] ?? 0);
+    const coreBusy: Record<string, number> = {};
+    for (const [core, after] of coreTimes()) {
+      const b = coresBefore.get(core);
+      if (!b || after.total === b.total) continue;
+      coreBusy[`cpu${core}`] = (after.busy - b.busy) / (after.total - b.total);
+    }
+    return { seconds, coreBusy, wallSeconds };
+  };
+}

@@ -1,0 +1,88 @@
+/** How big each scenario is; `quick` fits a 2-core laptop, `full` is the documented run. */
+export interface Sizes {
+  readonly mode: 'smoke' | 'quick' | 'full';
+  readonly idleConns: number;
+  readonly idleSettleS: number;
+  readonly fanoutSubscribers: number;
+  readonly probes: number;
+  /** First publish rate (messages/s) of the fan-out search, then doubled. */
+  readonly fanoutStartRate: number;
+  readonly fanoutMaxSteps: number;
+  readonly stepS: number;
+  readonly manyTopicsConns: number;
+  readonly manyTopicsRate: number;
+  readonly manyTopicsMaxSteps: number;
+  readonly latencyStepS: number;
+  readonly stormConns: number;
+  readonly stormRates: readonly number[];
+  readonly slowShare: number;
+  readonly slowStepS: number;
+  readonly ingressRates: readonly number[];
+  readonly ingressStepS: number;
+  readonly padBytes: number;
+}
+
+const QUICK: Sizes = {
+  mode: 'quick',
+  idleConns: 2000,
+  idleSettleS: 1,
+  fanoutSubscribers: 1000,
+  probes: 20,
+  fanoutStartRate: 25,
+  fanoutMaxSteps: 8,
+  stepS: 1.5,
+  manyTopicsConns: 2000,
+  manyTopicsRate: 500,
+  manyTopicsMaxSteps: 3,
+  latencyStepS: 1.5,
+  stormConns: 1000,
+  stormRates: [500],
+  slowShare: 0.1,
+  slowStepS: 3,
+  ingressRates: [500, 1000, 2000, 4000],
+  ingressStepS: 1.5,
+  padBytes: 100,
+};
+
+const FULL: Sizes = {
+  mode: 'full',
+  idleConns: 19_000,
+  idleSettleS: 5,
+  fanoutSubscribers: 10_000,
+  probes: 100,
+  fanoutStartRate: 10,
+  fanoutMaxSteps: 12,
+  stepS: 10,
+  manyTopicsConns: 10_000,
+  manyTopicsRate: 1000,
+  manyTopicsMaxSteps: 8,
+  latencyStepS: 10,
+  stormConns: 10_000,
+  stormRates: [1000, 5000],
+  slowShare: 0.1,
+  slowStepS: 20,
+  ingressRates: [1000, 2000, 5000, 10_000, 20_000, 40_000],
+  ingressStepS: 10,
+  padBytes: 100,
+};
+
+const SMOKE: Sizes = {
+  ...QUICK,
+  mode: 'smoke',
+  idleConns: 50,
+  idleSettleS: 0.2,
+  fanoutSubscribers: 50,
+  probes: 5,
+  fanoutStartRate: 100,
+  fanoutMaxSteps: 1,
+  stepS: 0.5,
+  manyTopicsConns: 50,
+  manyTopicsRate: 200,
+  manyTopicsMaxSteps: 1,
+  stormConns: 50,
+};
+
+/** The sizes for a mode name. */
+export function sizesFor(mode: Sizes['mode']): Sizes {
+  return mode === 'full' ? FULL : mode === 'smoke' ? SMOKE : QUICK;
+}

@@ -1,0 +1,147 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { BenchContext } from '../lib/context.ts';
+import { topSelfTime } from '../lib/cpuprofile.ts';
+import { profileDuring } from '../lib/inspector.ts';
+import { RoomSequences } from '../lib/publish.ts';
+import { runStep, warmUp, type StepResult } from '../lib/step.ts';
+import { connectSubscribers } from '../lib/subscribers.ts';
+import type { SystemUnderTest } from '../systems/types.ts';
+import { invalid, type Outcome, type Scenario, type SharedResults } from './types.ts';
+
+/** A step counts when nothing was lost or reordered and p99 stayed under this. */
+const P99_LIMIT_US = 50_000;
+const ROOM = 'r1';
+
+function stepSummary(s: StepResult): Record<string, unknown> {
+  return {
+    rate: s.rate,
+    published: s.published,
+    deliveriesPerS: Math.round(s.deliveriesPerS),
+    deliveriesPerCpuS: Math.round(s.deliveriesPerCpuS),
+    loss: s.loss,
+    p50Us: s.latencyUs.p50,
+    p99Us: s.latencyUs.p99,
+    p999Us: s.latencyUs.p999,
+    maxUs: s.latencyUs.max,
+    serverCpu: Number(s.serverCpu.toFixed(3)),
+    generatorCpu: Number(s.generatorCpu.toFixed(3)),
+    foreignLoadOnServerCore: Number(s.foreignLoad.toFixed(3)),
+    coreBusy: s.coreBusy,
+    publisherLagP99Us: s.publish.lag.p99,
+    problems: s.problems,
+  };
+}
+
+/** A step that is a result: correct, generator not bound, p99 under the limit. */
+export function passes(s: StepResult): boolean {
+  return s.problems.length === 0 && s.latencyUs.p99 < P99_LIMIT_US;
+}
+
+/** Steps the publish rate up (doubling, then one bisection) until a step fails. */
+async function findKnee(
+  ctx: BenchContext,
+  run: (rate: number) => Promise<StepResult>,
+): Promise<{ best?: StepResult; firstFail?: StepResult; steps: StepResult[] }> {
+  const steps: StepResult[] = [];
+  let best: StepResult | undefined;
+  let firstFail: StepResult | undefined;
+  let rate = ctx.sizes.fanoutStartRate;
+  for (let i = 0; i < ctx.sizes.fanoutMaxSteps; i++) {
+    const step = await run(rate);
+    steps.push(step);
+    ctx.progress(`  ${rate} msg/s → ${Math.round(step.deliveriesPerS)} deliveries/s, p99 ${step.latencyUs.p99} µs ${step.problems.join('; ')}`);
+    if (!passes(step)) {
+      firstFail = step;
+      break;
+    }
+    best = step;
+    rate *= 2;
+  }
+  if (best && firstFail && ctx.sizes.mode !== 'smoke') {
+    const step = await run(Math.round((best.rate + firstFail.rate) / 2));
+    steps.push(step);
+    if (passes(step)) best = step;
+  }
+  return { best, firstFail, steps };
+}
+
+/** Re-runs the knee step with the V8 sampler on, through the inspector so start-up is left out. */
+async function profileAtKnee(ctx: BenchContext, system: SystemUnderTest, rate: number): Promise<unknown> {
+  const n = ctx.sizes.fanoutSubscribers;
+  const handle = await system.start(ctx, { inspect: true });
+  try {
+    const { gen } = await connectSubscribers(ctx, handle, { conns: n, probes: 0, rooms: [ROOM] });
+    try {
+      const sequences = new RoomSequences();
+      const spec = { rooms: [ROOM], fastSubscribers: [n] };
+      await warmUp(ctx, handle, gen, sequences, spec);
+      const url = handle.server.inspectorUrl;
+      if (!url) return { profile: 'no inspector URL' };
+      const profile = await profileDuring(url, () =>
+        runStep(ctx, handle, gen, sequences, { ...spec, rate, durationS: ctx.sizes.stepS }),
+      );
+      const path = join(ctx.artefactDir, `fanout-${system.name}.cpuprofile`);
+      writeFileSync(path, profile);
+      return { profile: path, rate, topSelfTime: topSelfTime(path) };
+    } finally {
+      await gen.quit();
+    }
+  } finally {
+    await handle.stop();
+  }
+}
+
+/** Scenario 2: one hot room, many subscribers, publish rate stepped to the knee. */
+export const fanout: Scenario = {
+  id: 'fan-out',
+  title: 'Fan-out: one room, many subscribers',
+  rows: [
+    { name: 'fan-out', unit: 'deliveries/s', better: 'higher' },
+    { name: 'fan-out per server CPU-second', unit: 'deliveries/CPU-s', better: 'higher' },
+  ],
+  async run(ctx: BenchContext, system: SystemUnderTest, shared: SharedResults): Promise<Outcome> {
+    const n = ctx.sizes.fanoutSubscribers;
+    const handle = await system.start(ctx, {});
+    let knee: Awaited<ReturnType<typeof findKnee>>;
+    try {
+      const { gen } = await connectSubscribers(ctx, handle, { conns: n, probes: ctx.sizes.probes, rooms: [ROOM] });
+      try {
+        const sequences = new RoomSequences();
+        await warmUp(ctx, handle, gen, sequences, { rooms: [ROOM], fastSubscribers: [n] });
+        const step = (rate: number): Promise<StepResult> =>
+          runStep(ctx, handle, gen, sequences, { rate, durationS: ctx.sizes.stepS, rooms: [ROOM], fastSubscribers: [n] });
+        knee = await findKnee(ctx, step);
+      } finally {
+        await gen.quit();
+      }
+    } finally {
+      await handle.stop();
+    }
+
+    const notes: string[] = [`${n} subscribers, events published straight to NATS (pre-encoded)`];
+    const { best, firstFail, steps } = knee;
+    const details: Record<string, unknown> = { subscribers: n, steps: steps.map(stepSummary) };
+    if (!best) {
+      const why = firstFail?.problems.join('; ') || `p99 ${firstFail?.latencyUs.p99} µs`;
+      return { values: { 'fan-out': invalid(why), 'fan-out per server CPU-second': invalid(why) }, notes, details };
+    }
+    shared.fanoutKnee[system.name] = best.rate;
+    if (!firstFail) notes.push('knee not reached: the value is a lower bound');
+    if (best.foreignLoad > 0.1) {
+      notes.push(`other processes used ${Math.round(best.foreignLoad * 100)} % of the server core during the best step`);
+    }
+    const bound = firstFail?.problems.find((p) => p.startsWith('generator-bound'));
+    if (bound) notes.push(`search stopped by a ${bound} step: the value is a lower bound`);
+    if (ctx.cpuProfile && system.name === 'switchboard') {
+      details.profile = await profileAtKnee(ctx, system, best.rate);
+    }
+    const value = bound ? `≥ ${Math.round(best.deliveriesPerS)} (generator-bound above)` : Math.round(best.deliveriesPerS);
+    return {
+      values: { 'fan-out': value, 'fan-out per server CPU-second': Math.round(best.deliveriesPerCpuS) },
+      notes,
+      details,
+    };
+  },
+};

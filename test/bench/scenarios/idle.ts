@@ -1,0 +1,67 @@
+import type { BenchContext } from '../lib/context.ts';
+import { collectAndMeasureHeap, type HeapUsage } from '../lib/inspector.ts';
+import { processRssBytes, startCpuWindow, tcpSocketMemory } from '../lib/procfs.ts';
+import { connectSubscribers } from '../lib/subscribers.ts';
+import type { ServerHandle, SystemUnderTest } from '../systems/types.ts';
+import type { Outcome, Scenario } from './types.ts';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Snapshot {
+  readonly rss: number;
+  readonly heap?: HeapUsage;
+  readonly socketBytes: number;
+}
+
+async function snapshot(handle: ServerHandle): Promise<Snapshot> {
+  const url = handle.server.inspectorUrl;
+  const heap = url ? await collectAndMeasureHeap(url) : undefined;
+  return { rss: processRssBytes(handle.server.pid), heap, socketBytes: tcpSocketMemory().bytes };
+}
+
+/** Scenario 1: connections with a personal and a shared subscription, doing nothing. */
+export const idle: Scenario = {
+  id: 'idle',
+  title: 'Idle connections: memory and CPU',
+  rows: [
+    { name: 'idle RSS per connection', unit: 'bytes', better: 'lower' },
+    { name: 'idle heap per connection', unit: 'bytes', better: 'lower' },
+    { name: 'idle CPU', unit: '% of a core', better: 'lower' },
+  ],
+  async run(ctx: BenchContext, system: SystemUnderTest): Promise<Outcome> {
+    const n = ctx.sizes.idleConns;
+    const handle = await system.start(ctx, { inspect: true });
+    try {
+      await sleep(ctx.sizes.idleSettleS * 1000);
+      const before = await snapshot(handle);
+      const { gen } = await connectSubscribers(ctx, handle, { conns: n, probes: 0, rooms: ['p{i}', 'shared'] });
+      try {
+        await sleep(ctx.sizes.idleSettleS * 1000);
+        const after = await snapshot(handle);
+        const endCpu = startCpuWindow({ server: handle.server.pid });
+        await sleep(Math.max(1000, ctx.sizes.idleSettleS * 2000));
+        const cpu = endCpu();
+
+        const perConn = (a: number, b: number): number => Math.round((a - b) / n);
+        const heapPerConn = after.heap && before.heap ? perConn(after.heap.usedBytes, before.heap.usedBytes) : undefined;
+        const notes = [
+          `${n} connections, 2 subscriptions each; after a forced GC through the inspector, minus the idle process`,
+          `kernel TCP memory ${perConn(after.socketBytes, before.socketBytes)} bytes per connection (client and server ends, both on this machine)`,
+        ];
+        return {
+          values: {
+            'idle RSS per connection': perConn(after.rss, before.rss),
+            'idle heap per connection': heapPerConn ?? 'unavailable: no inspector',
+            'idle CPU': Math.round(((cpu.seconds.server ?? 0) / cpu.wallSeconds) * 1000) / 10,
+          },
+          notes,
+          details: { connections: n, before, after, idleCpuSeconds: cpu.seconds.server, wallSeconds: cpu.wallSeconds },
+        };
+      } finally {
+        await gen.quit();
+      }
+    } finally {
+      await handle.stop();
+    }
+  },
+};

@@ -1,0 +1,70 @@
+import type { BenchContext } from '../lib/context.ts';
+import type { ReadyReport } from '../lib/loadgen.ts';
+import { connectSubscribers } from '../lib/subscribers.ts';
+import type { SystemUnderTest } from '../systems/types.ts';
+import { invalid, type Outcome, type Scenario } from './types.ts';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function summary(rate: number | 'unthrottled', r: ReadyReport): Record<string, unknown> {
+  return {
+    rate,
+    subscribed: r.subscribed,
+    failed: r.failed,
+    failures: r.failures,
+    acceptedPerS: Math.round(r.rate),
+    connectToSubscribedUs: r.connect_us,
+  };
+}
+
+/** Scenario 5: clients connect, authenticate and subscribe at fixed rates, then as fast as they can. */
+export const storm: Scenario = {
+  id: 'connect-storm',
+  title: 'Connect storm',
+  rows: [
+    { name: 'connect storm (unthrottled)', unit: 'connections/s', better: 'higher' },
+    { name: 'connect-to-subscribed p99 (unthrottled)', unit: 'ms', better: 'lower' },
+    { name: 'connect failures (unthrottled)', unit: 'connections', better: 'lower' },
+  ],
+  async run(ctx: BenchContext, system: SystemUnderTest): Promise<Outcome> {
+    const n = ctx.sizes.stormConns;
+    const handle = await system.start(ctx, {});
+    const runs: Array<Record<string, unknown>> = [];
+    let last: ReadyReport | undefined;
+    try {
+      for (const rate of [...ctx.sizes.stormRates, 0]) {
+        const { gen, ready } = await connectSubscribers(
+          ctx,
+          handle,
+          { conns: n, probes: 0, rooms: ['r1'], connectRate: rate || undefined, maxPending: rate ? 100_000 : 1000 },
+          true,
+        );
+        await gen.quit();
+        runs.push(summary(rate || 'unthrottled', ready));
+        ctx.progress(`  ${rate || 'unthrottled'}: ${Math.round(ready.rate)} conn/s, p99 ${ready.connect_us.p99} µs, ${ready.failed} failed`);
+        last = ready;
+        // Let the server finish closing the previous wave before the next one.
+        await sleep(500);
+      }
+    } finally {
+      await handle.stop();
+    }
+    const fixed = runs.filter((r) => r.rate !== 'unthrottled');
+    if (!last || last.subscribed === 0) {
+      const why = invalid(`no client subscribed${last?.handshake_error ? ` (${last.handshake_error})` : ''}`);
+      return { values: Object.fromEntries(this.rows.map((r) => [r.name, why])), notes: [], details: { runs } };
+    }
+    return {
+      values: {
+        'connect storm (unthrottled)': Math.round(last?.rate ?? 0),
+        'connect-to-subscribed p99 (unthrottled)': Math.round((last?.connect_us.p99 ?? 0) / 10) / 100,
+        'connect failures (unthrottled)': last?.failed ?? 0,
+      },
+      notes: [
+        `${n} clients per wave, one subscription each, at most 1000 handshakes in flight when unthrottled`,
+        ...fixed.map((r) => `at ${r.rate}/s: ${r.acceptedPerS} conn/s, p99 ${Math.round(((r.connectToSubscribedUs as ReadyReport['connect_us']).p99) / 100) / 10} ms, ${r.failed} failed`),
+      ],
+      details: { runs },
+    };
+  },
+};

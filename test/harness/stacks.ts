@@ -1,0 +1,159 @@
+import { createCredentials, type TestCredentials } from './credentials.ts';
+import { startNats } from './nats.ts';
+import { freePort } from './ports.ts';
+import { startService, type ExitInfo, type RunningProcess } from './processes.ts';
+
+export type StackMode = 'standalone' | 'distributed';
+
+/** Settings a test may override on the processes that hold client connections. */
+export interface GatewaySettings {
+  readonly AUTH_TIMEOUT_MS?: number;
+  readonly PING_INTERVAL_MS?: number;
+  readonly PING_TIMEOUT_MS?: number;
+  readonly MAX_MESSAGE_BYTES?: number;
+  readonly MAX_AUTH_FAILURES?: number;
+  readonly UPSTREAM_TIMEOUT_MS?: number;
+  readonly CONNECT_RATE_PER_ADDRESS?: number;
+  readonly LOG_LEVEL?: string;
+}
+
+/**
+ * Every test client connects from 127.0.0.1, so the per-address connection rate limit is
+ * off unless a test sets it.
+ */
+const TEST_DEFAULTS: GatewaySettings = { CONNECT_RATE_PER_ADDRESS: 0 };
+
+/** A running Switchboard, whichever way it is deployed. */
+export interface Stack {
+  readonly mode: StackMode;
+  /** `ws://127.0.0.1:PORT/v1/`: one in standalone mode, one per gateway otherwise. */
+  readonly gatewayUrls: readonly string[];
+  /** `http://127.0.0.1:PORT/v1/events`. */
+  readonly publishUrl: string;
+  /** Only in distributed mode. */
+  readonly natsUrl?: string;
+  readonly credentials: TestCredentials;
+  /** Sends SIGTERM to the process behind `gatewayUrls[index]` and waits for it to exit. */
+  terminateGateway(index: number): Promise<ExitInfo>;
+  /** Output of every process so far, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface StackLauncher {
+  readonly mode: StackMode;
+  start(settings?: GatewaySettings): Promise<Stack>;
+}
+
+function settingsEnv(settings: GatewaySettings): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries({ ...TEST_DEFAULTS, ...settings })
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => [key, String(value)]),
+  );
+}
+
+function gatewayUrl(port: number): string {
+  return `ws://127.0.0.1:${port}/v1/`;
+}
+
+/** Starts every process, or stops the ones that did start and rethrows. */
+async function startAll(starts: ReadonlyArray<Promise<RunningProcess>>): Promise<RunningProcess[]> {
+  const results = await Promise.allSettled(starts);
+  const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failure) return started;
+  await Promise.all(started.map((p) => p.stop()));
+  throw failure.reason;
+}
+
+function outputOf(processes: readonly RunningProcess[]): string {
+  return processes.flatMap((p) => p.lines).join('\n');
+}
+
+/** One process: gateway, publisher, auth and authorizer over the in-memory bus. */
+export const standalone: StackLauncher = {
+  mode: 'standalone',
+  async start(settings = {}) {
+    const credentials = await createCredentials();
+    const port = await freePort();
+    const env = { PORT: String(port), HOST: '127.0.0.1', SWITCHBOARD_CONFIG: credentials.path };
+    let server: RunningProcess;
+    try {
+      server = await startService('standalone', { ...env, ...settingsEnv(settings) });
+    } catch (error) {
+      await credentials.remove();
+      throw error;
+    }
+
+    return {
+      mode: 'standalone',
+      gatewayUrls: [gatewayUrl(port)],
+      publishUrl: `http://127.0.0.1:${port}/v1/events`,
+      credentials,
+      terminateGateway: () => server.stop(),
+      output: () => outputOf([server]),
+      stop: async () => {
+        await server.stop();
+        await credentials.remove();
+      },
+    };
+  },
+};
+
+/** NATS plus auth, channel-authorizer, publisher and two gateways, each its own process. */
+export const distributed: StackLauncher = {
+  mode: 'distributed',
+  async start(settings = {}) {
+    const credentials = await createCredentials();
+    const nats = await startNats();
+    const [publisherPort, port1, port2] = await Promise.all([freePort(), freePort(), freePort()]);
+    const bus = { NATS_URL: nats.url };
+    const gateway = (id: string, port: number): Record<string, string> => ({
+      ...bus,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      GATEWAY_ID: id,
+      ...settingsEnv(settings),
+    });
+
+    let processes: RunningProcess[];
+    try {
+      processes = await startAll([
+        startService('auth', { ...bus, SWITCHBOARD_CONFIG: credentials.path }),
+        startService('channelAuthorizer', bus, 'channel-authorizer'),
+        startService('publisher', { ...bus, PORT: String(publisherPort), HOST: '127.0.0.1' }),
+        startService('gateway', gateway('gw-1', port1), 'gw-1'),
+        startService('gateway', gateway('gw-2', port2), 'gw-2'),
+      ]);
+    } catch (error) {
+      await nats.stop();
+      await credentials.remove();
+      throw error;
+    }
+    const gateways = processes.slice(3);
+
+    return {
+      mode: 'distributed',
+      gatewayUrls: [gatewayUrl(port1), gatewayUrl(port2)],
+      publishUrl: `http://127.0.0.1:${publisherPort}/v1/events`,
+      natsUrl: nats.url,
+      credentials,
+      terminateGateway: (index) => {
+        const target = gateways[index];
+        if (!target) throw new Error(`there is no gateway ${index}`);
+        return target.stop();
+      },
+      output: () => outputOf(processes),
+      stop: async () => {
+        await Promise.all(gateways.map((g) => g.stop()));
+        await Promise.all(processes.slice(0, 3).map((p) => p.stop()));
+        await nats.stop();
+        await credentials.remove();
+      },
+    };
+  },
+};
+
+/** The deployments every conformance suite runs against. */
+export const STACK_LAUNCHERS: readonly StackLauncher[] = [standalone, distributed];
