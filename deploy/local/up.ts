@@ -94,6 +94,7 @@ async function main(): Promise<void> {
   }
 
   const common = { NATS_URL: natsUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  const origins = { ALLOWED_ORIGINS: process.env.ALLOWED_ORIGINS ?? 'localhost' };
   await Promise.all([
     service('auth', 'auth', { ...common, SWITCHBOARD_CONFIG: configPath }),
     service('channel-authorizer', 'channel-authorizer', common),
@@ -103,12 +104,14 @@ async function main(): Promise<void> {
       HOST: '127.0.0.1',
       PORT: '8081',
       GATEWAY_ID: 'gw-1',
+      ...origins,
     }),
     service('gateway-2', 'gateway', {
       ...common,
       HOST: '127.0.0.1',
       PORT: '8082',
       GATEWAY_ID: 'gw-2',
+      ...origins,
     }),
   ]);
 

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+
 import {
   connect,
+  credsAuthenticator,
   headers as natsHeaders,
   RequestError,
   TimeoutError,
@@ -28,6 +31,8 @@ export interface NatsBusOptions {
   /** Connection name shown by the server (`nats server report connections`). */
   readonly name: string;
   readonly connectTimeoutMs?: number;
+  /** A `.creds` file (user JWT and NKey seed); TLS comes from `tls://` server URLs. */
+  readonly credsFile?: string;
 }
 
 function toNatsHeaders(headers: BusHeaders | undefined): MsgHdrs | undefined {
@@ -92,6 +97,9 @@ export class NatsBus implements Bus {
       timeout: options.connectTimeoutMs ?? 5_000,
       maxReconnectAttempts: -1,
       waitOnFirstConnect: false,
+      authenticator: options.credsFile
+        ? credsAuthenticator(new Uint8Array(readFileSync(options.credsFile)))
+        : undefined,
     });
     return new NatsBus(nc);
   }

@@ -60,7 +60,7 @@ export function envTable(schema: TObject<TProperties>): string {
   const rows = Object.entries(schema.properties).map(([key, property]) => {
     const p = property as { default?: unknown; description?: string };
     const shown = typeof p.default === 'string' ? p.default : JSON.stringify(p.default);
-    const fallback = p.default === undefined ? '—' : `\`${shown}\``;
+    const fallback = p.default === undefined ? '—' : shown === '' ? '(empty)' : `\`${shown}\``;
     return `| \`${key}\` | ${fallback} | ${p.description ?? ''} |`;
   });
   return ['| Variable | Default | Meaning |', '|---|---|---|', ...rows].join('\n');
@@ -78,6 +78,13 @@ export const Setting = {
     Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info', description: 'pino log level' },
+    ),
+  natsCreds: () =>
+    Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'NATS credentials file (JWT + NKey) for authenticated clusters',
+      }),
     ),
   natsUrl: () =>
     Type.String({

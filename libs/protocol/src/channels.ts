@@ -101,7 +101,7 @@ export interface ChannelRef {
 }
 
 export function findChannel(name: string): ChannelRef | undefined {
-  const exact = byName.get(name);
+  const exact = name.includes('*') ? undefined : byName.get(name);
   if (exact) return { definition: exact, tokens: name.split('.') };
 
   const [head, resourceType, ...rest] = name.split('.');

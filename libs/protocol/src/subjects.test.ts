@@ -39,6 +39,8 @@ describe('resolveSubscription', () => {
       subject: 'sb.ev.t.data.orders.o1',
     });
     expect(resolveSubscription('t', 'data.a.b', {})).toMatchObject({ ok: false });
+    expect(resolveSubscription('t', 'data.*', {})).toMatchObject({ ok: false });
+    expect(resolvePublication('t', 'data.*', {})).toMatchObject({ ok: false });
   });
 
   it.each(['proj.1', '*', '>', 'a b', '', '_', '-x', 'x'.repeat(129), 'é'])(

@@ -46,7 +46,7 @@ function create(args: string[]): void {
     process.stderr.write(`note: "${values.plan}" is not a default plan; define it under "plans"
 `);
   }
-  if (values.user && values.app) fail('give --user or --app, not both');
+  if (Boolean(values.user) === Boolean(values.app)) fail('give exactly one of --user or --app');
   const scopes = values.scopes.split(',').map((s) => s.trim());
   if (!scopes.every((s): s is Scope => s === 'subscribe' || s === 'publish'))
     fail('--scopes: subscribe and/or publish');
@@ -82,6 +82,7 @@ async function token(args: string[]): Promise<void> {
   });
   if (!values.secret || values.secret.length < 32) fail('--secret must be at least 32 characters');
   if (!values.issuer) fail('--issuer is required');
+  if (!/^[a-z][a-z0-9_-]{0,63}$/.test(values.plan)) fail('--plan must be a plan name');
   const jwt = await new SignJWT({ tenant: requireId('tenant', values.tenant), plan: values.plan })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(requireId('user', values.user))

@@ -5,6 +5,7 @@ import { Setting } from '@switchboard/config';
 /** Environment of the auth service. */
 export const AuthSettings = Type.Object({
   NATS_URL: Setting.natsUrl(),
+  NATS_CREDS: Setting.natsCreds(),
   SWITCHBOARD_CONFIG: Type.String({
     minLength: 1,
     description: 'Path of the credentials file (API key hashes, JWT issuers)',

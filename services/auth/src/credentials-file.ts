@@ -4,23 +4,26 @@ import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 
 import { ConfigError } from '@switchboard/config';
-import { Id, PlanLimits, Scope } from '@switchboard/protocol';
+import { DEFAULT_PLANS, Id, PlanLimits, Scope } from '@switchboard/protocol';
 
 const Plan = Type.String({ minLength: 1, maxLength: 64 });
 
-export const ApiKeyEntry = Type.Object({
-  /** Non-secret id shown in logs and lists; derived from the hash when absent. */
-  id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  hash: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
-  tenant: Id,
-  plan: Plan,
-  userId: Type.Optional(Id),
-  appId: Type.Optional(Id),
-  scopes: Type.Array(Scope, { minItems: 1 }),
-  label: Type.Optional(Type.String({ maxLength: 200 })),
-  expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
-  revoked: Type.Optional(Type.Boolean()),
-});
+export const ApiKeyEntry = Type.Object(
+  {
+    /** Non-secret id shown in logs and lists; derived from the hash when absent. */
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    hash: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
+    tenant: Id,
+    plan: Plan,
+    userId: Type.Optional(Id),
+    appId: Type.Optional(Id),
+    scopes: Type.Array(Scope, { minItems: 1 }),
+    label: Type.Optional(Type.String({ maxLength: 200 })),
+    expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+    revoked: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
 export type ApiKeyEntry = Static<typeof ApiKeyEntry>;
 
 const PublicKey = Type.Object({
@@ -30,45 +33,54 @@ const PublicKey = Type.Object({
   pem: Type.String({ minLength: 1 }),
 });
 
-export const JwtIssuer = Type.Object({
-  issuer: Type.String({ minLength: 1 }),
-  audience: Type.String({ minLength: 1 }),
-  /** HS256 shared secret, inline or from the named environment variable. */
-  secret: Type.Optional(Type.String({ minLength: 32 })),
-  secretEnv: Type.Optional(Type.String({ minLength: 1 })),
-  publicKeys: Type.Optional(Type.Array(PublicKey, { minItems: 1 })),
-  claims: Type.Optional(
-    Type.Object({
-      tenant: Type.Optional(Type.String()),
-      user: Type.Optional(Type.String()),
-      plan: Type.Optional(Type.String()),
-      scopes: Type.Optional(Type.String()),
-    }),
-  ),
-  /** Tenant for tokens that carry no tenant claim. */
-  defaultTenant: Type.Optional(Id),
-  defaultPlan: Type.Optional(Plan),
-  clockToleranceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
-});
+export const JwtIssuer = Type.Object(
+  {
+    issuer: Type.String({ minLength: 1 }),
+    audience: Type.String({ minLength: 1 }),
+    /** HS256 shared secret, inline or from the named environment variable. */
+    secret: Type.Optional(Type.String({ minLength: 32 })),
+    secretEnv: Type.Optional(Type.String({ minLength: 1 })),
+    publicKeys: Type.Optional(Type.Array(PublicKey, { minItems: 1 })),
+    claims: Type.Optional(
+      Type.Object({
+        tenant: Type.Optional(Type.String()),
+        user: Type.Optional(Type.String()),
+        plan: Type.Optional(Type.String()),
+        scopes: Type.Optional(Type.String()),
+      }),
+    ),
+    /** Tenant for tokens that carry no tenant claim. */
+    defaultTenant: Type.Optional(Id),
+    defaultPlan: Type.Optional(Plan),
+    clockToleranceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
+  },
+  { additionalProperties: false },
+);
 export type JwtIssuer = Static<typeof JwtIssuer>;
 
-const TenantEntry = Type.Object({
-  /** Custom limits for this tenant, replacing those of its principals' plans. */
-  limits: Type.Optional(Type.Partial(PlanLimits)),
-});
+const TenantEntry = Type.Object(
+  {
+    /** Custom limits for this tenant, replacing those of its principals' plans. */
+    limits: Type.Optional(Type.Partial(PlanLimits)),
+  },
+  { additionalProperties: false },
+);
 
 /** The config file: API keys (hashes only), trusted JWT issuers, plans and tenant overrides. */
-export const CredentialsFile = Type.Object({
-  apiKeys: Type.Array(ApiKeyEntry),
-  jwt: Type.Array(JwtIssuer),
-  /** Plans added to or replacing the defaults (free, professional, business, enterprise). */
-  plans: Type.Optional(
-    Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' }), PlanLimits),
-  ),
-  tenants: Type.Optional(
-    Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' }), TenantEntry),
-  ),
-});
+export const CredentialsFile = Type.Object(
+  {
+    apiKeys: Type.Array(ApiKeyEntry),
+    jwt: Type.Array(JwtIssuer),
+    /** Plans added to or replacing the defaults (free, professional, business, enterprise). */
+    plans: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' }), PlanLimits),
+    ),
+    tenants: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' }), TenantEntry),
+    ),
+  },
+  { additionalProperties: false },
+);
 export type CredentialsFile = Static<typeof CredentialsFile>;
 
 const validator = Compile(CredentialsFile);
@@ -86,6 +98,11 @@ export function parseCredentials(value: unknown, source: string): CredentialsFil
     const [first] = validator.Errors(withDefaults);
     const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
     throw new ConfigError(`${source}: ${path || '(root)'}`, first?.message ?? 'invalid');
+  }
+  const plans = new Set([...Object.keys(DEFAULT_PLANS), ...Object.keys(withDefaults.plans ?? {})]);
+  for (const [i, key] of withDefaults.apiKeys.entries()) {
+    if (!plans.has(key.plan))
+      throw new ConfigError(`${source}: apiKeys.${i}.plan`, `unknown plan "${key.plan}"`);
   }
   for (const [i, issuer] of withDefaults.jwt.entries()) {
     const keys = [issuer.secret, issuer.secretEnv, issuer.publicKeys].filter(Boolean).length;

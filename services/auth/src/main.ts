@@ -7,7 +7,7 @@ import { AuthSettings } from './config.ts';
 import { readCredentialsFile } from './credentials-file.ts';
 import { startAuthService } from './index.ts';
 
-const logger = createLogger('auth', process.env.LOG_LEVEL);
+const logger = createLogger('auth');
 
 runMain(logger, async () => {
   const settings = loadEnv(AuthSettings);
@@ -15,7 +15,11 @@ runMain(logger, async () => {
   const stopTracing = await startTracing('auth');
   const credentials = readCredentialsFile(settings.SWITCHBOARD_CONFIG);
 
-  const bus = await NatsBus.connect({ servers: settings.NATS_URL, name: 'switchboard-auth' });
+  const bus = await NatsBus.connect({
+    servers: settings.NATS_URL,
+    credsFile: settings.NATS_CREDS,
+    name: 'switchboard-auth',
+  });
   logBusStatus(bus, logger);
   await startAuthService(bus, credentials, logger);
   logger.info(

@@ -1,5 +1,6 @@
 export { AuthorizerClient, AuthorizerUnavailableError } from './client.ts';
 export { ChannelAuthorizer } from './authorizer.ts';
+export { AuthorizerSettings } from './config.ts';
 export { KvLedger } from './kv-ledger.ts';
 export { MemoryLedger, type ConnectionLedger } from './ledger.ts';
 export { LimitsClient, LimitsUnavailableError } from './limits-client.ts';

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 
 import { admit, MemoryLedger, withoutConnection } from './ledger.ts';
 
-const lease = (connectionId: string, gateway = 'gw-a') => ({ account: 'acme.u-alice', connectionId, gateway });
+const lease = (connectionId: string, gateway = 'gw-a') => ({
+  account: 'acme.u-alice',
+  connectionId,
+  gateway,
+});
 
 describe('admit', () => {
   it('admits up to the limit and no further', () => {

@@ -63,6 +63,7 @@ export type SocketSettings = Static<typeof SocketSettings>;
 export const GatewaySettings = Type.Object({
   ...SocketSettings.properties,
   NATS_URL: Setting.natsUrl(),
+  NATS_CREDS: Setting.natsCreds(),
   GATEWAY_ID: Type.Optional(
     Type.String({
       pattern: '^[A-Za-z0-9_-]{1,64}$',

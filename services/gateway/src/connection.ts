@@ -27,6 +27,8 @@ export interface Connection {
   expiryTimer?: NodeJS.Timeout;
   readonly subscriptions: Map<string, HeldSubscription>;
   lastSeen: number;
+  /** Set by each server ping; the pong that answers it does not count against the rate. */
+  awaitingPong: boolean;
   readonly rate: MessageRate;
   closed: boolean;
   /** Messages of one connection are handled one after another, in arrival order. */
@@ -47,6 +49,7 @@ export function newConnection(
     authFailures: 0,
     subscriptions: new Map(),
     lastSeen: Date.now(),
+    awaitingPong: false,
     rate: new MessageRate(),
     closed: false,
     queue: Promise.resolve(),

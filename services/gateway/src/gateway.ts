@@ -17,6 +17,7 @@ import {
   CloseCodes,
   errorFrame,
   parseClientMessage,
+  type ParseResult,
   rateLimitWarningFrame,
   SERVER_PING_FRAME,
   timestamp,
@@ -29,7 +30,13 @@ import { AddressRate } from './address-rate.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
 import { newConnection, type Connection } from './connection.ts';
-import { authenticate, handleFrame, releaseConnection, type SessionContext } from './session.ts';
+import {
+  authenticate,
+  handleParsed,
+  releaseConnection,
+  reply,
+  type SessionContext,
+} from './session.ts';
 import { TopicRegistry } from './topics.ts';
 
 type Socket = WebSocket<Connection>;
@@ -182,48 +189,12 @@ export class Gateway {
         const apiKey = conn.queryApiKey;
         conn.queryApiKey = undefined;
         if (apiKey)
-          this.#enqueue(ws, () =>
+          this.#enqueue(ws, undefined, () =>
             authenticate(this.#session, ws, { type: 'auth', api_key: apiKey }),
           );
       },
 
-      message: (ws, message, isBinary) => {
-        const conn = ws.getUserData();
-        conn.lastSeen = Date.now();
-        if (message.byteLength > settings.MAX_MESSAGE_BYTES) {
-          const { code, reason } = CloseCodes.messageTooBig;
-          return ws.end(code, reason);
-        }
-        const verdict = conn.rate.check(messageLimit(conn));
-        if (verdict.kind === 'close') {
-          logger.info(
-            { connId: conn.id, tenant: conn.principal?.tenant },
-            'closed for exceeding the message rate',
-          );
-          const { code, reason } = CloseCodes.rateLimited;
-          return ws.end(code, reason);
-        }
-        if (verdict.kind === 'refuse') return this.#refuseOverRate(ws, message, verdict.resetAt);
-        if (verdict.kind === 'warn') {
-          const warning = rateLimitWarningFrame(
-            messageLimit(conn) ?? 0,
-            verdict.remaining,
-            verdict.resetAt,
-          );
-          ws.send(warning, false, false);
-        }
-        if (isBinary) {
-          const details = { reason: 'Binary frames are not supported; send JSON text' };
-          return void ws.send(
-            errorFrame({ code: 'invalid_message_format', details }),
-            false,
-            false,
-          );
-        }
-        // The ArrayBuffer is only valid during this callback: decode (copy) it now.
-        const text = Buffer.from(message).toString('utf8');
-        this.#enqueue(ws, () => handleFrame(this.#session, ws, text));
-      },
+      message: (ws, message, isBinary) => this.#onMessage(ws, message, isBinary),
 
       pong: (ws) => {
         ws.getUserData().lastSeen = Date.now();
@@ -298,17 +269,53 @@ export class Gateway {
     }
   }
 
-  /** Answers a message over the rate limit without processing it (its request_id echoed). */
-  #refuseOverRate(ws: Socket, message: ArrayBuffer, resetAt: number): void {
-    const parsed = parseClientMessage(Buffer.from(message).toString('utf8'));
+  /**
+   * One inbound frame: size, then rate, then the per-connection queue, so every reply
+   * (errors included) leaves in the order the frames came in.
+   */
+  #onMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
+    const conn = ws.getUserData();
+    conn.lastSeen = Date.now();
+    if (message.byteLength > this.settings.MAX_MESSAGE_BYTES) {
+      const { code, reason } = CloseCodes.messageTooBig;
+      return ws.end(code, reason);
+    }
+
+    // The ArrayBuffer is only valid during this callback: decode (copy) it now.
+    const parsed: ParseResult = isBinary
+      ? { ok: false, reason: 'Binary frames are not supported; send JSON text' }
+      : parseClientMessage(Buffer.from(message).toString('utf8'));
+    // The answer to our own ping is free; everything else counts against the rate.
+    if (parsed.ok && parsed.message.type === 'pong' && conn.awaitingPong) {
+      conn.awaitingPong = false;
+      return;
+    }
+
     const requestId = parsed.ok ? parsed.message.request_id : parsed.requestId;
-    const limit = messageLimit(ws.getUserData());
-    const details = {
-      reason: `At most ${limit} messages per minute`,
-      limit,
-      reset_at: timestamp(resetAt),
-    };
-    ws.send(errorFrame({ code: 'rate_limit_exceeded', requestId, details }), false, false);
+    const limit = messageLimit(conn);
+    const verdict = conn.rate.check(limit);
+    if (verdict.kind === 'close') {
+      this.logger.info(
+        { connId: conn.id, tenant: conn.principal?.tenant },
+        'closed for exceeding the message rate',
+      );
+      const { code, reason } = CloseCodes.rateLimited;
+      return ws.end(code, reason);
+    }
+    if (verdict.kind === 'refuse') {
+      const details = {
+        reason: `At most ${limit} messages per minute`,
+        limit,
+        reset_at: timestamp(verdict.resetAt),
+      };
+      const refusal = errorFrame({ code: 'rate_limit_exceeded', requestId, details });
+      return this.#enqueue(ws, requestId, () => reply(ws, refusal));
+    }
+    if (verdict.kind === 'warn') {
+      const warning = rateLimitWarningFrame(limit ?? 0, verdict.remaining, verdict.resetAt);
+      this.#enqueue(ws, undefined, () => reply(ws, warning));
+    }
+    this.#enqueue(ws, requestId, () => handleParsed(this.#session, ws, parsed));
   }
 
   /**
@@ -333,12 +340,12 @@ export class Gateway {
   }
 
   /** Runs `task` after the connection's earlier messages, so replies keep request order. */
-  #enqueue(ws: Socket, task: () => Promise<void>): void {
+  #enqueue(ws: Socket, requestId: string | undefined, task: () => Promise<void> | void): void {
     const conn = ws.getUserData();
     if (conn.queued >= MAX_QUEUED) {
       const reason = `More than ${MAX_QUEUED} messages are waiting for an answer`;
       return void ws.send(
-        errorFrame({ code: 'rate_limit_exceeded', details: { reason } }),
+        errorFrame({ code: 'rate_limit_exceeded', requestId, details: { reason } }),
         false,
         false,
       );
@@ -366,9 +373,10 @@ export class Gateway {
     const quiet = now - this.settings.PING_INTERVAL_MS;
     const { code, reason } = CloseCodes.pingTimeout;
     for (const ws of this.#connections) {
-      const { lastSeen } = ws.getUserData();
-      if (lastSeen < deadline) ws.end(code, reason);
-      else if (lastSeen < quiet) ws.ping();
+      const conn = ws.getUserData();
+      conn.awaitingPong = true;
+      if (conn.lastSeen < deadline) ws.end(code, reason);
+      else if (conn.lastSeen < quiet) ws.ping();
     }
   }
 }

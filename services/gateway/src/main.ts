@@ -14,7 +14,7 @@ import { createLogger, startTracing } from '@switchboard/telemetry';
 import { GatewaySettings } from './config.ts';
 import { Gateway } from './gateway.ts';
 
-const logger = createLogger('gateway', process.env.LOG_LEVEL);
+const logger = createLogger('gateway');
 
 runMain(logger, async () => {
   const settings = loadEnv(GatewaySettings);
@@ -24,6 +24,7 @@ runMain(logger, async () => {
 
   const bus = await NatsBus.connect({
     servers: settings.NATS_URL,
+    credsFile: settings.NATS_CREDS,
     name: `switchboard-gateway-${gatewayId}`,
   });
   logBusStatus(bus, logger);

@@ -7,7 +7,6 @@ import {
   authSuccessFrame,
   CloseCodes,
   errorFrame,
-  parseClientMessage,
   pongFrame,
   subscribeParams,
   subscriptionSuccessFrame,
@@ -16,6 +15,7 @@ import {
   type AuthMessage,
   type ClientMessage,
   type ConnectionLease,
+  type ParseResult,
   type Principal,
   type SubscribeMessage,
   type UnsubscribeMessage,
@@ -42,7 +42,7 @@ export interface SessionContext {
 type Socket = WebSocket<Connection>;
 
 /** Sends unless the socket closed while we were waiting on a service. */
-function reply(ws: Socket, frame: string): void {
+export function reply(ws: Socket, frame: string): void {
   if (!ws.getUserData().closed) ws.send(frame, false, false);
 }
 
@@ -50,9 +50,12 @@ function sameIdentity(a: Principal, b: Principal): boolean {
   return a.tenant === b.tenant && a.userId === b.userId && a.appId === b.appId;
 }
 
-/** Handles one text frame of a connection. Never throws. */
-export async function handleFrame(ctx: SessionContext, ws: Socket, text: string): Promise<void> {
-  const parsed = parseClientMessage(text);
+/** Handles one parsed frame of a connection. Never throws. */
+export async function handleParsed(
+  ctx: SessionContext,
+  ws: Socket,
+  parsed: ParseResult,
+): Promise<void> {
   if (!parsed.ok) {
     const { reason, field, requestId } = parsed;
     return reply(

@@ -5,6 +5,7 @@ import { Setting } from '@switchboard/config';
 /** Environment of the publisher service. */
 export const PublisherSettings = Type.Object({
   NATS_URL: Setting.natsUrl(),
+  NATS_CREDS: Setting.natsCreds(),
   HOST: Type.String({ default: '0.0.0.0', description: 'Address the publish API listens on' }),
   PORT: Setting.port(8090, 'Port of the publish API (`POST /v1/events`)'),
   MAX_BODY_BYTES: Setting.bytes(65_536, 'Largest publish request body; larger ones get 413'),

@@ -76,6 +76,10 @@ export function mountPublishApi(
   app.post('/v1/events', (res, req) => {
     const credential = credentialFrom(req.getHeader('authorization'), req.getHeader('x-api-key'));
     const declared = Number(req.getHeader('content-length') || 0);
+    const traceparent = req.getHeader('traceparent');
+    const trace = traceparent
+      ? { traceparent, tracestate: req.getHeader('tracestate') }
+      : undefined;
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -95,7 +99,7 @@ export function mountPublishApi(
         });
       }
 
-      publisher.publish(credential, body, 'http').then(
+      publisher.publish(credential, body, 'http', trace).then(
         (outcome) => {
           if (!aborted) sendOutcome(res, outcome);
         },

@@ -19,21 +19,25 @@ import { mountPublishApi } from './http.ts';
 import { servePublishEndpoint } from './nats-endpoint.ts';
 import { EventPublisher } from './publisher.ts';
 
-const logger = createLogger('publisher', process.env.LOG_LEVEL);
+const logger = createLogger('publisher');
 
 runMain(logger, async () => {
   const settings = loadEnv(PublisherSettings);
   logger.level = settings.LOG_LEVEL;
   const stopTracing = await startTracing('publisher');
 
-  const bus = await NatsBus.connect({ servers: settings.NATS_URL, name: 'switchboard-publisher' });
+  const bus = await NatsBus.connect({
+    servers: settings.NATS_URL,
+    credsFile: settings.NATS_CREDS,
+    name: 'switchboard-publisher',
+  });
   logBusStatus(bus, logger);
   const publisher = new EventPublisher(
     bus,
     new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
     logger,
   );
-  await servePublishEndpoint(bus, publisher, logger);
+  await servePublishEndpoint(bus, publisher, { maxBodyBytes: settings.MAX_BODY_BYTES, logger });
 
   const app = uWS.App();
   let stopping = false;

@@ -13,8 +13,9 @@ import type { EventPublisher } from './publisher.ts';
 export async function servePublishEndpoint(
   bus: Bus,
   publisher: EventPublisher,
-  logger: Logger,
+  options: { maxBodyBytes: number; logger: Logger },
 ): Promise<void> {
+  const { maxBodyBytes, logger } = options;
   await bus.serve(
     {
       service: 'publisher',
@@ -25,6 +26,15 @@ export async function servePublishEndpoint(
     async (message) => {
       const headers = message.headers ?? {};
       const credential = credentialFrom(headers.authorization ?? '', headers['x-api-key'] ?? '');
+      if (message.data.byteLength > maxBodyBytes) {
+        const reason = `Body exceeds ${maxBodyBytes} bytes`;
+        return encodeJson({
+          ok: false,
+          code: 'payload_too_large',
+          message: reason,
+          details: { reason },
+        });
+      }
       let body: unknown;
       try {
         body = JSON.parse(Buffer.from(message.data).toString('utf8'));
@@ -38,7 +48,7 @@ export async function servePublishEndpoint(
         });
       }
       try {
-        return encodeJson(await publisher.publish(credential, body, 'nats'));
+        return encodeJson(await publisher.publish(credential, body, 'nats', headers));
       } catch (err) {
         logger.error({ err }, 'publish failed');
         return encodeJson({

@@ -6,7 +6,13 @@ import {
   type ErrorCode,
   type ErrorDetails,
 } from '@switchboard/protocol';
-import { inSpan, SpanKind, traceHeaders, type Logger } from '@switchboard/telemetry';
+import {
+  contextFromHeaders,
+  inSpan,
+  SpanKind,
+  traceHeaders as currentTraceHeaders,
+  type Logger,
+} from '@switchboard/telemetry';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 
@@ -67,12 +73,19 @@ export class EventPublisher {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * Publishes one event. `traceHeaders` are the caller's W3C trace context, if any, so
+   * the publish continues the domain service's trace.
+   */
   publish(
     credential: string | undefined,
     body: unknown,
     via: 'http' | 'nats',
+    traceHeaders?: Readonly<Record<string, string>>,
   ): Promise<PublishOutcome> {
-    return inSpan('publish', { kind: SpanKind.SERVER, attributes: { via } }, async (span) => {
+    const parent = traceHeaders?.traceparent ? contextFromHeaders(traceHeaders) : undefined;
+    const options = { kind: SpanKind.SERVER, attributes: { via }, parent };
+    return inSpan('publish', options, async (span) => {
       const outcome = await this.#publish(credential, body);
       span.setAttribute('outcome', outcome.ok ? 'accepted' : outcome.code);
       return outcome;
@@ -123,7 +136,7 @@ export class EventPublisher {
     }
 
     const { id, payload } = encodeBusEvent({ channel, event, data });
-    this.bus.publish(resolved.subject, payload, traceHeaders());
+    this.bus.publish(resolved.subject, payload, currentTraceHeaders());
     this.logger.debug(
       { tenant: principal.tenant, channel, subject: resolved.subject, eventId: id },
       'event published',

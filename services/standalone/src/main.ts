@@ -20,7 +20,10 @@ import { createLogger, startTracing } from '@switchboard/telemetry';
 import { StandaloneSettings } from './config.ts';
 import { createDemoCredentials, demoBanner } from './demo.ts';
 
-const logger = createLogger('standalone', process.env.LOG_LEVEL);
+const logger = createLogger('standalone');
+
+/** Wildcard listen addresses are reached through loopback in the printed examples. */
+const HOST_FOR_URLS: Record<string, string> = { '0.0.0.0': '127.0.0.1', '::': '[::1]' };
 
 /** All four services in one process on the in-process bus. */
 runMain(logger, async () => {
@@ -45,7 +48,10 @@ runMain(logger, async () => {
     new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
     publisherLogger,
   );
-  await servePublishEndpoint(bus, publisher, publisherLogger);
+  await servePublishEndpoint(bus, publisher, {
+    maxBodyBytes: settings.MAX_BODY_BYTES,
+    logger: publisherLogger,
+  });
 
   const gateway = new Gateway(bus, settings, createLogger('gateway', level));
   mountPublishApi(gateway.app, publisher, {
@@ -55,7 +61,7 @@ runMain(logger, async () => {
   mountHealthAndFallback(gateway.app, () => gateway.ready);
   const port = await gateway.listen();
 
-  const base = `127.0.0.1:${port}`;
+  const base = `${HOST_FOR_URLS[settings.HOST] ?? settings.HOST}:${port}`;
   const endpoints = {
     title: 'Switchboard (standalone)',
     socketUrls: [`ws://${base}/v1/`],
