@@ -28,7 +28,10 @@ function planCpus(warnings: string[]): CpuPlan {
     warnings.push('single core: nothing pinned, server and load share the CPU');
     return { server: undefined, load: undefined };
   }
-  const plan = { server: process.env.BENCH_SERVER_CPU ?? '1', load: process.env.BENCH_LOAD_CPUS ?? '0' };
+  const plan = {
+    server: process.env.BENCH_SERVER_CPU ?? '1',
+    load: process.env.BENCH_LOAD_CPUS ?? '0',
+  };
   // The runner itself (polling, bookkeeping) belongs on the load side too.
   execFileSync('taskset', ['-pc', plan.load, String(process.pid)], { stdio: 'ignore' });
   return plan;
@@ -41,18 +44,30 @@ async function main(): Promise<number> {
   const warnings: string[] = [];
   const natsVersion = requireNatsServer();
   buildLoadgen();
-  const ports = { nats: options.portBase, natsMonitor: options.portBase + 1, server: options.portBase + 2, publisher: options.portBase + 3 };
+  const ports = {
+    nats: options.portBase,
+    natsMonitor: options.portBase + 1,
+    server: options.portBase + 2,
+    publisher: options.portBase + 3,
+  };
   await requireFreePorts(ports);
   const cpus = planCpus(warnings);
-  const machine = describeMachine(natsVersion, `server: ${cpus.server ?? 'any'}, load: ${cpus.load ?? 'any'}`);
+  const machine = describeMachine(
+    natsVersion,
+    `server: ${cpus.server ?? 'any'}, load: ${cpus.load ?? 'any'}`,
+  );
   if (machine.openFileLimit.hard < 1_048_576) {
-    warnings.push(`open-file hard limit is ${machine.openFileLimit.hard} and cannot be raised here (no CAP_SYS_RESOURCE); runs are capped below that many connections`);
+    warnings.push(
+      `open-file hard limit is ${machine.openFileLimit.hard} and cannot be raised here (no CAP_SYS_RESOURCE); runs are capped below that many connections`,
+    );
   }
 
   const nats = await startNats(ports.nats, ports.natsMonitor, cpus.load);
   const publisher = await Publisher.start(cpus.load);
   const systems = allSystems().filter((s) => options.systems.includes(s.name));
-  const scenarios = SCENARIOS.filter((s) => options.scenarios.length === 0 || options.scenarios.includes(s.id));
+  const scenarios = SCENARIOS.filter(
+    (s) => options.scenarios.length === 0 || options.scenarios.includes(s.id),
+  );
   const ctx: BenchContext = {
     nats,
     cpus,
@@ -64,7 +79,9 @@ async function main(): Promise<number> {
     publisher,
     progress: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
   };
-  ctx.progress(`bench ${options.mode}: ${scenarios.map((s) => s.id).join(', ')} × ${systems.map((s) => s.name).join(', ')}`);
+  ctx.progress(
+    `bench ${options.mode}: ${scenarios.map((s) => s.id).join(', ')} × ${systems.map((s) => s.name).join(', ')}`,
+  );
   for (const w of warnings) ctx.progress(`warning: ${w}`);
 
   let rows;
@@ -88,10 +105,19 @@ async function main(): Promise<number> {
   writeResults(options.out, results);
   if (options.mode !== 'smoke') writeCharts(options.chartDir, rows, options.systems);
   process.stdout.write(`\n${renderTable(rows, options.systems)}\n\n`);
-  for (const g of results.goals) process.stdout.write(`goal ${g.holds === null ? '?' : g.holds ? '✓' : '✗'} ${g.goal} (${g.detail})\n`);
-  process.stdout.write(`\nresults: ${options.out}  artefacts: ${ctx.artefactDir}  (${results.durationS} s)\n`);
+  for (const g of results.goals)
+    process.stdout.write(
+      `goal ${g.holds === null ? '?' : g.holds ? '✓' : '✗'} ${g.goal} (${g.detail})\n`,
+    );
+  process.stdout.write(
+    `\nresults: ${options.out}  artefacts: ${ctx.artefactDir}  (${results.durationS} s)\n`,
+  );
   if (options.mode !== 'smoke') return 0;
-  const broken = rows.flatMap((r) => Object.entries(r.systems).filter(([, v]) => typeof v === 'string' && !v.startsWith('unavailable') && v !== 'n/a').map(([s, v]) => `${r.name}/${s}: ${v}`));
+  const broken = rows.flatMap((r) =>
+    Object.entries(r.systems)
+      .filter(([, v]) => typeof v === 'string' && !v.startsWith('unavailable') && v !== 'n/a')
+      .map(([s, v]) => `${r.name}/${s}: ${v}`),
+  );
   for (const b of broken) process.stderr.write(`smoke failure: ${b}\n`);
   return broken.length === 0 ? 0 : 1;
 }

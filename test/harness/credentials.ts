@@ -30,6 +30,10 @@ export const KEY_SPECS = {
     scopes: ['subscribe'],
     expiresAt: IN_A_YEAR,
   },
+  /** Free-plan users of their own, so each limit test counts against a fresh account. */
+  erin: { tenant: 'acme', userId: 'erin', plan: 'free', scopes: ['subscribe'] },
+  frank: { tenant: 'acme', userId: 'frank', plan: 'free', scopes: ['subscribe'] },
+  grace: { tenant: 'acme', userId: 'grace', plan: 'free', scopes: ['subscribe'] },
   carol: { tenant: 'globex', userId: 'carol', plan: 'enterprise', scopes: ['subscribe'] },
   acmeServer: { tenant: 'acme', appId: 'billing', plan: 'enterprise', scopes: ['publish'] },
   globexServer: { tenant: 'globex', appId: 'billing', plan: 'enterprise', scopes: ['publish'] },

@@ -23,6 +23,8 @@ export interface RunningProcess {
   readonly exited: Promise<ExitInfo>;
   /** Sends SIGTERM and waits for the exit; SIGKILL after 10 s. Safe to call twice. */
   stop(): Promise<ExitInfo>;
+  /** Sends SIGKILL (a crash: no graceful shutdown) and waits for the exit. */
+  kill(): Promise<ExitInfo>;
 }
 
 export interface SpawnOptions {
@@ -101,7 +103,11 @@ export async function spawnProcess(options: SpawnOptions): Promise<RunningProces
   } finally {
     clearTimeout(deadline);
   }
-  return { name: options.name, pid: child.pid, lines, exited, stop };
+  const kill = async (): Promise<ExitInfo> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    return exited;
+  };
+  return { name: options.name, pid: child.pid, lines, exited, stop, kill };
 }
 
 function stopper(child: ChildProcess, exited: Promise<ExitInfo>): () => Promise<ExitInfo> {

@@ -14,7 +14,16 @@ export interface GatewaySettings {
   readonly MAX_AUTH_FAILURES?: number;
   readonly UPSTREAM_TIMEOUT_MS?: number;
   readonly CONNECT_RATE_PER_ADDRESS?: number;
+  readonly MAX_BACKPRESSURE_BYTES?: number;
+  readonly HEARTBEAT_INTERVAL_MS?: number;
+  readonly EXPIRY_NOTICE_MS?: number;
+  readonly ALLOWED_ORIGINS?: string;
   readonly LOG_LEVEL?: string;
+}
+
+/** Settings of the channel-authorizer process (distributed mode only). */
+export interface AuthorizerSettings {
+  readonly GATEWAY_LEASE_MS?: number;
 }
 
 /**
@@ -35,6 +44,10 @@ export interface Stack {
   readonly credentials: TestCredentials;
   /** Sends SIGTERM to the process behind `gatewayUrls[index]` and waits for it to exit. */
   terminateGateway(index: number): Promise<ExitInfo>;
+  /** SIGKILLs the process behind `gatewayUrls[index]`: a crash, nothing released. */
+  killGateway(index: number): Promise<ExitInfo>;
+  /** Stops a back-end service (distributed mode only), to see how the rest copes. */
+  stopService(name: 'auth' | 'channel-authorizer'): Promise<ExitInfo>;
   /** Output of every process so far, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -42,7 +55,7 @@ export interface Stack {
 
 export interface StackLauncher {
   readonly mode: StackMode;
-  start(settings?: GatewaySettings): Promise<Stack>;
+  start(settings?: GatewaySettings, authorizer?: AuthorizerSettings): Promise<Stack>;
 }
 
 function settingsEnv(settings: GatewaySettings): Record<string, string> {
@@ -92,6 +105,10 @@ export const standalone: StackLauncher = {
       publishUrl: `http://127.0.0.1:${port}/v1/events`,
       credentials,
       terminateGateway: () => server.stop(),
+      killGateway: () => server.kill(),
+      stopService: () => {
+        throw new Error('standalone mode has no separate services to stop');
+      },
       output: () => outputOf([server]),
       stop: async () => {
         await server.stop();
@@ -104,7 +121,7 @@ export const standalone: StackLauncher = {
 /** NATS plus auth, channel-authorizer, publisher and two gateways, each its own process. */
 export const distributed: StackLauncher = {
   mode: 'distributed',
-  async start(settings = {}) {
+  async start(settings = {}, authorizer = {}) {
     const credentials = await createCredentials();
     const nats = await startNats();
     const [publisherPort, port1, port2] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -121,7 +138,14 @@ export const distributed: StackLauncher = {
     try {
       processes = await startAll([
         startService('auth', { ...bus, SWITCHBOARD_CONFIG: credentials.path }),
-        startService('channelAuthorizer', bus, 'channel-authorizer'),
+        startService(
+          'channelAuthorizer',
+          {
+            ...bus,
+            ...Object.fromEntries(Object.entries(authorizer).map(([k, v]) => [k, String(v)])),
+          },
+          'channel-authorizer',
+        ),
         startService('publisher', { ...bus, PORT: String(publisherPort), HOST: '127.0.0.1' }),
         startService('gateway', gateway('gw-1', port1), 'gw-1'),
         startService('gateway', gateway('gw-2', port2), 'gw-2'),
@@ -132,6 +156,11 @@ export const distributed: StackLauncher = {
       throw error;
     }
     const gateways = processes.slice(3);
+    const gatewayAt = (index: number): RunningProcess => {
+      const target = gateways[index];
+      if (!target) throw new Error(`there is no gateway ${index}`);
+      return target;
+    };
 
     return {
       mode: 'distributed',
@@ -139,11 +168,9 @@ export const distributed: StackLauncher = {
       publishUrl: `http://127.0.0.1:${publisherPort}/v1/events`,
       natsUrl: nats.url,
       credentials,
-      terminateGateway: (index) => {
-        const target = gateways[index];
-        if (!target) throw new Error(`there is no gateway ${index}`);
-        return target.stop();
-      },
+      terminateGateway: (index) => gatewayAt(index).stop(),
+      killGateway: (index) => gatewayAt(index).kill(),
+      stopService: (name) => (name === 'auth' ? processes[0]! : processes[1]!).stop(),
       output: () => outputOf(processes),
       stop: async () => {
         await Promise.all(gateways.map((g) => g.stop()));

@@ -55,6 +55,8 @@ const MAX_QUEUED = 64;
 
 /** How often sockets are checked for outbound backlog (slow consumers). */
 const BACKLOG_CHECK_MS = 1_000;
+/** Room above MAX_BACKPRESSURE_BYTES for what arrives between two backlog checks. */
+const BACKLOG_HEADROOM_BYTES = 64 * 1024 * 1024;
 
 /**
  * uWebSockets.js drops a frame over `maxPayloadLength` with an abrupt 1006, so it gets a
@@ -164,9 +166,9 @@ export class Gateway {
     return {
       compression: uWS.DISABLED,
       maxPayloadLength: frameHardLimit(settings.MAX_MESSAGE_BYTES),
-      // Our backlog check closes slow consumers with 4003 at MAX_BACKPRESSURE_BYTES; uWS's own
-      // limit (drop, then abrupt close) is the last resort, so no frame is ever skipped silently.
-      maxBackpressure: settings.MAX_BACKPRESSURE_BYTES * 2,
+      // Our backlog check closes slow consumers with 4003 once past MAX_BACKPRESSURE_BYTES; uWS's
+      // own limit (abrupt close, never a silent skip) is only the last resort, far above it.
+      maxBackpressure: settings.MAX_BACKPRESSURE_BYTES + BACKLOG_HEADROOM_BYTES,
       closeOnBackpressureLimit: 1,
       idleTimeout: 0,
       sendPingsAutomatically: false,

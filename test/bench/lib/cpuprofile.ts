@@ -34,8 +34,11 @@ function shortUrl(url: string): string {
 export function topSelfTime(path: string, limit = 15): SelfTime[] {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const allSamples = profile.nodes.reduce((sum, n) => sum + (n.hitCount ?? 0), 0);
-  const msPerSample = allSamples > 0 ? (profile.endTime - profile.startTime) / 1000 / allSamples : 0;
-  const idle = profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').reduce((s, n) => s + (n.hitCount ?? 0), 0);
+  const msPerSample =
+    allSamples > 0 ? (profile.endTime - profile.startTime) / 1000 / allSamples : 0;
+  const idle = profile.nodes
+    .filter((n) => n.callFrame.functionName === '(idle)')
+    .reduce((s, n) => s + (n.hitCount ?? 0), 0);
   const totalSamples = allSamples - idle;
   const byFunction = new Map<string, { fn: string; where: string; hits: number }>();
   for (const node of profile.nodes) {

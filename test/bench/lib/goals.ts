@@ -40,7 +40,11 @@ function describe(goal: Goal): string {
 function check(goal: Goal, ours: Cell | undefined, theirs: Cell | undefined): GoalCheck {
   const name = describe(goal);
   if (typeof ours !== 'number' || typeof theirs !== 'number' || theirs === 0) {
-    return { goal: name, holds: null, detail: `no comparable numbers (switchboard: ${ours ?? '—'}, ${goal.against}: ${theirs ?? '—'})` };
+    return {
+      goal: name,
+      holds: null,
+      detail: `no comparable numbers (switchboard: ${ours ?? '—'}, ${goal.against}: ${theirs ?? '—'})`,
+    };
   }
   if (goal.maxDelta !== undefined) {
     const delta = ours - theirs;

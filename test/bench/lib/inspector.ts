@@ -37,7 +37,7 @@ export class InspectorSession {
     const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
       const onMessage = (raw: WebSocket.RawData): void => {
-        const msg = JSON.parse(raw.toString()) as Reply;
+        const msg = JSON.parse((raw as Buffer).toString('utf8')) as Reply;
         if (msg.id !== id) return;
         this.#socket.off('message', onMessage);
         if (msg.error) reject(new Error(`${method}: ${msg.error.message}`));
@@ -67,7 +67,10 @@ export async function collectAndMeasureHeap(inspectorUrl: string): Promise<HeapU
 }
 
 /** Samples the CPU while `during` runs; returns the `.cpuprofile` JSON. */
-export async function profileDuring(inspectorUrl: string, during: () => Promise<unknown>): Promise<string> {
+export async function profileDuring(
+  inspectorUrl: string,
+  during: () => Promise<unknown>,
+): Promise<string> {
   const session = await InspectorSession.open(inspectorUrl);
   try {
     await session.call('Profiler.enable');

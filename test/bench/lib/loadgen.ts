@@ -147,7 +147,11 @@ export class Loadgen {
       this.#exit.then(
         (code) => {
           clearTimeout(timer);
-          reject(new Error(`load generator exited (${code}) waiting for ${what}: ${this.#stderr.join(' ')}`));
+          reject(
+            new Error(
+              `load generator exited (${code}) waiting for ${what}: ${this.#stderr.join(' ')}`,
+            ),
+          );
         },
         (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
       );

@@ -24,7 +24,11 @@ export function requireNatsServer(): string {
 }
 
 /** Starts nats-server on the given ports, pinned to the load core, with JetStream (the authorizer keeps a KV ledger). */
-export async function startNats(port: number, monitorPort: number, cpus: string | undefined): Promise<BenchNats> {
+export async function startNats(
+  port: number,
+  monitorPort: number,
+  cpus: string | undefined,
+): Promise<BenchNats> {
   const process = await startProcess({
     name: 'nats-server',
     command: 'nats-server',
@@ -36,23 +40,32 @@ export async function startNats(port: number, monitorPort: number, cpus: string 
     readyText: 'Server is ready',
     nofile: 1_048_576,
   });
-  return { url: `nats://127.0.0.1:${port}`, monitorUrl: `http://127.0.0.1:${monitorPort}`, process };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
+    process,
+  };
 }
 
 interface ConnzConnection {
   readonly name?: string;
-  readonly subscriptions?: number;
   readonly subscriptions_list?: readonly string[];
 }
 
-/** Subscriptions per client connection name, from /connz?subs=1. */
+/**
+ * Subscriptions to event subjects (`sb.ev.…`) per client connection name, from
+ * /connz?subs=1; request inboxes and service endpoints are left out.
+ */
 export async function subscriptionsByClient(monitorUrl: string): Promise<Record<string, number>> {
   const response = await fetch(`${monitorUrl}/connz?subs=1&limit=1024`);
   const body = (await response.json()) as { connections?: readonly ConnzConnection[] };
   const counts: Record<string, number> = {};
   for (const c of body.connections ?? []) {
     const name = c.name ?? '(unnamed)';
-    counts[name] = (counts[name] ?? 0) + (c.subscriptions ?? 0);
+    const events = (c.subscriptions_list ?? []).filter((subject) =>
+      subject.startsWith('sb.ev.'),
+    ).length;
+    counts[name] = (counts[name] ?? 0) + events;
   }
   return counts;
 }

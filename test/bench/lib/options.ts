@@ -26,7 +26,10 @@ export class UsageError extends Error {
 }
 
 function list(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Parses argv (without node and script) and the BENCH_* environment. */
@@ -46,7 +49,8 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
     else if (flag === '--systems') {
       const wanted = list(value());
       const unknown = wanted.filter((s) => !(SYSTEM_NAMES as readonly string[]).includes(s));
-      if (unknown.length > 0) throw new UsageError(`unknown system ${unknown.join(', ')}\n${USAGE}`);
+      if (unknown.length > 0)
+        throw new UsageError(`unknown system ${unknown.join(', ')}\n${USAGE}`);
       systems = wanted as SystemName[];
     } else if (flag === '--scenarios') scenarios = list(value());
     else throw new UsageError(`unknown option ${arg}\n${USAGE}`);

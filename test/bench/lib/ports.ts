@@ -17,7 +17,9 @@ function isFree(port: number): Promise<boolean> {
 export async function requireFreePorts(ports: Record<string, number>): Promise<void> {
   for (const [what, port] of Object.entries(ports)) {
     if (!(await isFree(port))) {
-      throw new PortInUseError(`port ${port} (${what}) is in use; pick other ports with BENCH_PORT_BASE`);
+      throw new PortInUseError(
+        `port ${port} (${what}) is in use; pick other ports with BENCH_PORT_BASE`,
+      );
     }
   }
 }

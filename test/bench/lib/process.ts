@@ -119,11 +119,11 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
     markReady = resolve;
   });
   const readyText = spec.readyText;
-  lines(child.stdout!, (l) => {
+  lines(child.stdout, (l) => {
     running.remember(l);
     if (readyText !== undefined && l.includes(readyText)) markReady();
   });
-  lines(child.stderr!, (l) => {
+  lines(child.stderr, (l) => {
     running.remember(l);
     if (readyText !== undefined && l.includes(readyText)) markReady();
   });
@@ -136,14 +136,17 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
       reject(new StartError(`${spec.name}: ${err.message}`, { cause: err }));
     });
     child.once('exit', (code, signal) =>
-      reject(new StartError(`${spec.name} exited (${signal ?? code}) before ready:\n${running.tail()}`)),
+      reject(
+        new StartError(`${spec.name} exited (${signal ?? code}) before ready:\n${running.tail()}`),
+      ),
     );
   });
   const timeoutMs = spec.readyTimeoutMs ?? 20_000;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new StartError(`${spec.name} not ready after ${timeoutMs} ms:\n${running.tail()}`)),
+      () =>
+        reject(new StartError(`${spec.name} not ready after ${timeoutMs} ms:\n${running.tail()}`)),
       timeoutMs,
     );
   });

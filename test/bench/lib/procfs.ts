@@ -29,8 +29,11 @@ export function processRssBytes(pid: number): number {
 
 /** This process's open-file limits (soft, hard). */
 export function openFileLimits(): { soft: number; hard: number } {
-  const match = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readOrEmpty('/proc/self/limits'));
-  const value = (v: string | undefined): number => (v === undefined || v === 'unlimited' ? 1 << 30 : Number(v));
+  const match = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(
+    readOrEmpty('/proc/self/limits'),
+  );
+  const value = (v: string | undefined): number =>
+    v === undefined || v === 'unlimited' ? 1 << 30 : Number(v);
   return { soft: value(match?.[1]), hard: value(match?.[2]) };
 }
 
@@ -58,7 +61,11 @@ function readOrEmpty(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return '';
+    if (
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+      (err as NodeJS.ErrnoException).code === 'ESRCH'
+    )
+      return '';
     throw err;
   }
 }
@@ -75,12 +82,15 @@ export interface CpuWindow {
 /** Starts a CPU measurement over the given processes; call the result to end it. */
 export function startCpuWindow(pids: Record<string, number>): () => CpuWindow {
   const t0 = performance.now();
-  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpuSeconds(pid)]));
+  const before = Object.fromEntries(
+    Object.entries(pids).map(([k, pid]) => [k, processCpuSeconds(pid)]),
+  );
   const coresBefore = coreTimes();
   return () => {
     const wallSeconds = (performance.now() - t0) / 1000;
     const seconds: Record<string, number> = {};
-    for (const [k, pid] of Object.entries(pids)) seconds[k] = processCpuSeconds(pid) - (before[k] ?? 0);
+    for (const [k, pid] of Object.entries(pids))
+      seconds[k] = processCpuSeconds(pid) - (before[k] ?? 0);
     const coreBusy: Record<string, number> = {};
     for (const [core, after] of coreTimes()) {
       const b = coresBefore.get(core);

@@ -30,5 +30,10 @@ export interface PublishResult {
   /** How late the publisher itself sent, versus the intended times. */
   readonly lag: { readonly p50: number; readonly p99: number; readonly max: number };
   /** Request round trips (HTTP and request modes). */
-  readonly response?: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number };
+  readonly response?: {
+    readonly p50: number;
+    readonly p99: number;
+    readonly p999: number;
+    readonly max: number;
+  };
 }

@@ -19,7 +19,11 @@ const encoder = new TextEncoder();
 const connections = new Map<string, NatsConnection>();
 
 function histogram(): ReturnType<typeof hdr.build> {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 2 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 2,
+  });
 }
 
 async function natsFor(url: string): Promise<NatsConnection> {
@@ -31,7 +35,12 @@ async function natsFor(url: string): Promise<NatsConnection> {
   return nc;
 }
 
-function percentiles(h: ReturnType<typeof hdr.build>): { p50: number; p99: number; p999: number; max: number } {
+function percentiles(h: ReturnType<typeof hdr.build>): {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+} {
   return {
     p50: h.getValueAtPercentile(50),
     p99: h.getValueAtPercentile(99),
@@ -76,7 +85,8 @@ class JobRun {
       req.once('response', (res) => {
         res.resume();
         res.once('end', () => {
-          if (res.statusCode !== 202) this.fail(new Error(`HTTP ${res.statusCode} for room ${room}`));
+          if (res.statusCode !== 202)
+            this.fail(new Error(`HTTP ${res.statusCode} for room ${room}`));
           this.rtt.recordValue(Math.max(1, nowUs() - intendedUs));
           resolve();
         });
@@ -95,7 +105,8 @@ class JobRun {
         timeout: 10_000,
         headers: this.requestHeaders,
       });
-      if (!reply.string().includes('"ok":true')) this.fail(new Error(`publish refused: ${reply.string()}`));
+      if (!reply.string().includes('"ok":true'))
+        this.fail(new Error(`publish refused: ${reply.string()}`));
       this.rtt.recordValue(Math.max(1, nowUs() - intendedUs));
     } catch (err) {
       this.fail(err);
@@ -114,7 +125,9 @@ class JobRun {
       return undefined;
     }
     const body = `{"channel":"chat.messages","event":"bench","room_id":"${room}","data":${data}}`;
-    return job.mode === 'http' ? this.#http(room, body, intendedUs) : this.#request(body, intendedUs);
+    return job.mode === 'http'
+      ? this.#http(room, body, intendedUs)
+      : this.#request(body, intendedUs);
   }
 
   async run(): Promise<PublishResult> {
@@ -166,9 +179,13 @@ async function runJob(line: string): Promise<void> {
 
 let queue = Promise.resolve();
 createInterface({ input: process.stdin }).on('line', (line) => {
-  queue = queue.then(() => runJob(line)).catch((err: unknown) => {
-    process.stdout.write(`${JSON.stringify({ error: err instanceof Error ? err.message : String(err) })}\n`);
-  });
+  queue = queue
+    .then(() => runJob(line))
+    .catch((err: unknown) => {
+      process.stdout.write(
+        `${JSON.stringify({ error: err instanceof Error ? err.message : String(err) })}\n`,
+      );
+    });
 });
 process.stdin.once('end', () => {
   void queue.then(async () => {

@@ -19,7 +19,9 @@ export class Publisher {
     this.#child = child;
     this.#ready = new Promise((resolve) => this.#waiters.push(resolve));
     createInterface({ input: child.stdout }).on('line', (line) => this.#waiters.shift()?.(line));
-    child.stderr.on('data', (chunk: Buffer) => process.stderr.write(`publisher: ${chunk.toString()}`));
+    child.stderr.on('data', (chunk: Buffer) =>
+      process.stderr.write(`publisher: ${chunk.toString()}`),
+    );
   }
 
   /** Starts the publisher and waits until it reads jobs. */
@@ -71,6 +73,8 @@ export class RoomSequences {
 
   /** Records what a run sent. */
   advance(rooms: readonly string[], perRoom: readonly number[]): void {
-    rooms.forEach((room, i) => this.#sent.set(room, (this.#sent.get(room) ?? 0) + (perRoom[i] ?? 0)));
+    rooms.forEach((room, i) =>
+      this.#sent.set(room, (this.#sent.get(room) ?? 0) + (perRoom[i] ?? 0)),
+    );
   }
 }

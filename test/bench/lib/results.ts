@@ -37,14 +37,22 @@ export function writeResults(path: string, results: BenchResults): void {
 /** Formats a cell for the table: numbers with thousands separators, reasons cut short. */
 export function formatCell(cell: Cell | undefined): string {
   if (cell === undefined) return '—';
-  if (typeof cell === 'number') return cell >= 100 ? Math.round(cell).toLocaleString('en-US') : String(cell);
+  if (typeof cell === 'number')
+    return cell >= 100 ? Math.round(cell).toLocaleString('en-US') : String(cell);
   return cell.length > 38 ? `${cell.slice(0, 37)}…` : cell;
 }
 
 /** The results as a fixed-width text table. */
-export function renderTable(scenarios: readonly ScenarioResult[], systems: readonly SystemName[]): string {
+export function renderTable(
+  scenarios: readonly ScenarioResult[],
+  systems: readonly SystemName[],
+): string {
   const header = ['scenario', 'unit', ...systems];
-  const rows = scenarios.map((s) => [s.name, s.unit, ...systems.map((name) => formatCell(s.systems[name]))]);
+  const rows = scenarios.map((s) => [
+    s.name,
+    s.unit,
+    ...systems.map((name) => formatCell(s.systems[name])),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');

@@ -22,7 +22,8 @@ export async function runScenarios(
       const applies = !scenario.appliesTo || scenario.appliesTo.includes(system.name);
       const unavailable = applies ? system.unavailable() : 'not applicable';
       if (unavailable) {
-        for (const row of scenario.rows) set(row.name, applies ? `unavailable: ${unavailable}` : 'n/a');
+        for (const row of scenario.rows)
+          set(row.name, applies ? `unavailable: ${unavailable}` : 'n/a');
         continue;
       }
       ctx.progress(`[${index + 1}/${scenarios.length}] ${scenario.id}: ${system.name}`);

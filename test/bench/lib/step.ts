@@ -44,7 +44,10 @@ export interface StepResult {
  * Polls the generator until the expected deliveries arrived or they stop coming;
  * also returns when (performance.now()) the count last moved.
  */
-async function drain(gen: Loadgen, expected: number): Promise<{ counters: CountReport; lastChange: number }> {
+async function drain(
+  gen: Loadgen,
+  expected: number,
+): Promise<{ counters: CountReport; lastChange: number }> {
   const quietMs = 1000;
   let last = await gen.report();
   let lastChange = performance.now();
@@ -61,7 +64,13 @@ async function drain(gen: Loadgen, expected: number): Promise<{ counters: CountR
  * Order is checked only when one publisher writes straight to NATS: concurrent HTTP
  * or request publishes may reach the publisher service in any order.
  */
-function problemsOf(c: CountReport, loss: number, cpu: CpuWindow, pub: PublishResult, ordered: boolean): string[] {
+function problemsOf(
+  c: CountReport,
+  loss: number,
+  cpu: CpuWindow,
+  pub: PublishResult,
+  ordered: boolean,
+): string[] {
   const problems: string[] = [];
   if (loss > 0) problems.push(`lost ${loss} deliveries`);
   if (loss < 0) problems.push(`${-loss} deliveries more than published`);
@@ -72,7 +81,8 @@ function problemsOf(c: CountReport, loss: number, cpu: CpuWindow, pub: PublishRe
   if (c.closed_fast > 0) problems.push(`${c.closed_fast} fast clients closed`);
   if (pub.errors > 0) problems.push(`${pub.errors} publish errors (${pub.firstError})`);
   const genShare = (cpu.seconds.generator ?? 0) / cpu.wallSeconds;
-  if (genShare > GENERATOR_BOUND) problems.push(`generator-bound (${Math.round(genShare * 100)} % of its core)`);
+  if (genShare > GENERATOR_BOUND)
+    problems.push(`generator-bound (${Math.round(genShare * 100)} % of its core)`);
   return problems;
 }
 
@@ -105,11 +115,18 @@ export async function runStep(
     padBytes: ctx.sizes.padBytes,
     concurrency: 64,
   };
-  const endCpu = startCpuWindow({ server: handle.server.pid, generator: gen.pid, nats: ctx.nats.process.pid });
+  const endCpu = startCpuWindow({
+    server: handle.server.pid,
+    generator: gen.pid,
+    nats: ctx.nats.process.pid,
+  });
   const publish = await ctx.publisher.run(job);
   const publishedAt = performance.now();
   sequences.advance(spec.rooms, publish.perRoom);
-  const expected = publish.perRoom.reduce((sum, n, i) => sum + n * (spec.fastSubscribers[i] ?? 0), 0);
+  const expected = publish.perRoom.reduce(
+    (sum, n, i) => sum + n * (spec.fastSubscribers[i] ?? 0),
+    0,
+  );
   const { counters, lastChange } = await drain(gen, expected);
   const cpu = endCpu();
 
@@ -144,5 +161,9 @@ export async function warmUp(
   spec: Omit<StepSpec, 'durationS' | 'rate'>,
 ): Promise<void> {
   const rate = Math.max(spec.rooms.length, ctx.sizes.fanoutStartRate);
-  await runStep(ctx, handle, gen, sequences, { ...spec, rate, durationS: ctx.sizes.mode === 'smoke' ? 0.2 : 0.5 });
+  await runStep(ctx, handle, gen, sequences, {
+    ...spec,
+    rate,
+    durationS: ctx.sizes.mode === 'smoke' ? 0.2 : 0.5,
+  });
 }

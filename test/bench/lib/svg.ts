@@ -20,8 +20,14 @@ function escape(text: string): string {
 }
 
 /** One group of bars: a row's value per system, scaled to the row's largest number. */
-function group(row: ScenarioResult, systems: readonly SystemName[], top: number): { svg: string; height: number } {
-  const numbers = systems.map((s) => row.systems[s]).filter((v): v is number => typeof v === 'number');
+function group(
+  row: ScenarioResult,
+  systems: readonly SystemName[],
+  top: number,
+): { svg: string; height: number } {
+  const numbers = systems
+    .map((s) => row.systems[s])
+    .filter((v): v is number => typeof v === 'number');
   const scale = Math.max(...numbers, 1);
   const parts = [
     `<text x="8" y="${top + 14}" font-weight="bold">${escape(`${row.name} (${row.unit}, ${row.better} is better)`)}</text>`,
@@ -29,9 +35,13 @@ function group(row: ScenarioResult, systems: readonly SystemName[], top: number)
   let y = top + 24;
   for (const system of systems) {
     const value = row.systems[system];
-    const width = typeof value === 'number' ? Math.max(1, ((WIDTH - LABEL - 140) * value) / scale) : 0;
+    const width =
+      typeof value === 'number' ? Math.max(1, ((WIDTH - LABEL - 140) * value) / scale) : 0;
     parts.push(`<text x="8" y="${y + 13}">${system}</text>`);
-    if (width > 0) parts.push(`<rect x="${LABEL}" y="${y}" width="${width.toFixed(1)}" height="${BAR}" fill="${COLOURS[system]}"/>`);
+    if (width > 0)
+      parts.push(
+        `<rect x="${LABEL}" y="${y}" width="${width.toFixed(1)}" height="${BAR}" fill="${COLOURS[system]}"/>`,
+      );
     parts.push(`<text x="${LABEL + width + 6}" y="${y + 13}">${escape(formatCell(value))}</text>`);
     y += BAR + GAP;
   }
@@ -39,10 +49,15 @@ function group(row: ScenarioResult, systems: readonly SystemName[], top: number)
 }
 
 /** Writes one hand-made SVG bar chart per scenario into `dir`; returns the file paths. */
-export function writeCharts(dir: string, rows: readonly ScenarioResult[], systems: readonly SystemName[]): string[] {
+export function writeCharts(
+  dir: string,
+  rows: readonly ScenarioResult[],
+  systems: readonly SystemName[],
+): string[] {
   mkdirSync(dir, { recursive: true });
   const byScenario = new Map<string, ScenarioResult[]>();
-  for (const row of rows) byScenario.set(row.scenario, [...(byScenario.get(row.scenario) ?? []), row]);
+  for (const row of rows)
+    byScenario.set(row.scenario, [...(byScenario.get(row.scenario) ?? []), row]);
 
   const written: string[] = [];
   for (const [scenario, scenarioRows] of byScenario) {

@@ -51,7 +51,9 @@ async function findKnee(
   for (let i = 0; i < ctx.sizes.fanoutMaxSteps; i++) {
     const step = await run(rate);
     steps.push(step);
-    ctx.progress(`  ${rate} msg/s → ${Math.round(step.deliveriesPerS)} deliveries/s, p99 ${step.latencyUs.p99} µs ${step.problems.join('; ')}`);
+    ctx.progress(
+      `  ${rate} msg/s → ${Math.round(step.deliveriesPerS)} deliveries/s, p99 ${step.latencyUs.p99} µs ${step.problems.join('; ')}`,
+    );
     if (!passes(step)) {
       firstFail = step;
       break;
@@ -68,7 +70,11 @@ async function findKnee(
 }
 
 /** Re-runs the knee step with the V8 sampler on, through the inspector so start-up is left out. */
-async function profileAtKnee(ctx: BenchContext, system: SystemUnderTest, rate: number): Promise<unknown> {
+async function profileAtKnee(
+  ctx: BenchContext,
+  system: SystemUnderTest,
+  rate: number,
+): Promise<unknown> {
   const n = ctx.sizes.fanoutSubscribers;
   const handle = await system.start(ctx, { inspect: true });
   try {
@@ -106,12 +112,21 @@ export const fanout: Scenario = {
     const handle = await system.start(ctx, {});
     let knee: Awaited<ReturnType<typeof findKnee>>;
     try {
-      const { gen } = await connectSubscribers(ctx, handle, { conns: n, probes: ctx.sizes.probes, rooms: [ROOM] });
+      const { gen } = await connectSubscribers(ctx, handle, {
+        conns: n,
+        probes: ctx.sizes.probes,
+        rooms: [ROOM],
+      });
       try {
         const sequences = new RoomSequences();
         await warmUp(ctx, handle, gen, sequences, { rooms: [ROOM], fastSubscribers: [n] });
         const step = (rate: number): Promise<StepResult> =>
-          runStep(ctx, handle, gen, sequences, { rate, durationS: ctx.sizes.stepS, rooms: [ROOM], fastSubscribers: [n] });
+          runStep(ctx, handle, gen, sequences, {
+            rate,
+            durationS: ctx.sizes.stepS,
+            rooms: [ROOM],
+            fastSubscribers: [n],
+          });
         knee = await findKnee(ctx, step);
       } finally {
         await gen.quit();
@@ -125,21 +140,32 @@ export const fanout: Scenario = {
     const details: Record<string, unknown> = { subscribers: n, steps: steps.map(stepSummary) };
     if (!best) {
       const why = firstFail?.problems.join('; ') || `p99 ${firstFail?.latencyUs.p99} µs`;
-      return { values: { 'fan-out': invalid(why), 'fan-out per server CPU-second': invalid(why) }, notes, details };
+      return {
+        values: { 'fan-out': invalid(why), 'fan-out per server CPU-second': invalid(why) },
+        notes,
+        details,
+      };
     }
     shared.fanoutKnee[system.name] = best.rate;
     if (!firstFail) notes.push('knee not reached: the value is a lower bound');
     if (best.foreignLoad > 0.1) {
-      notes.push(`other processes used ${Math.round(best.foreignLoad * 100)} % of the server core during the best step`);
+      notes.push(
+        `other processes used ${Math.round(best.foreignLoad * 100)} % of the server core during the best step`,
+      );
     }
     const bound = firstFail?.problems.find((p) => p.startsWith('generator-bound'));
     if (bound) notes.push(`search stopped by a ${bound} step: the value is a lower bound`);
     if (ctx.cpuProfile && system.name === 'switchboard') {
       details.profile = await profileAtKnee(ctx, system, best.rate);
     }
-    const value = bound ? `≥ ${Math.round(best.deliveriesPerS)} (generator-bound above)` : Math.round(best.deliveriesPerS);
+    const value = bound
+      ? `≥ ${Math.round(best.deliveriesPerS)} (generator-bound above)`
+      : Math.round(best.deliveriesPerS);
     return {
-      values: { 'fan-out': value, 'fan-out per server CPU-second': Math.round(best.deliveriesPerCpuS) },
+      values: {
+        'fan-out': value,
+        'fan-out per server CPU-second': Math.round(best.deliveriesPerCpuS),
+      },
       notes,
       details,
     };

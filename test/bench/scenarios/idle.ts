@@ -34,7 +34,11 @@ export const idle: Scenario = {
     try {
       await sleep(ctx.sizes.idleSettleS * 1000);
       const before = await snapshot(handle);
-      const { gen } = await connectSubscribers(ctx, handle, { conns: n, probes: 0, rooms: ['p{i}', 'shared'] });
+      const { gen } = await connectSubscribers(ctx, handle, {
+        conns: n,
+        probes: 0,
+        rooms: ['p{i}', 'shared'],
+      });
       try {
         await sleep(ctx.sizes.idleSettleS * 1000);
         const after = await snapshot(handle);
@@ -43,7 +47,10 @@ export const idle: Scenario = {
         const cpu = endCpu();
 
         const perConn = (a: number, b: number): number => Math.round((a - b) / n);
-        const heapPerConn = after.heap && before.heap ? perConn(after.heap.usedBytes, before.heap.usedBytes) : undefined;
+        const heapPerConn =
+          after.heap && before.heap
+            ? perConn(after.heap.usedBytes, before.heap.usedBytes)
+            : undefined;
         const notes = [
           `${n} connections, 2 subscriptions each; after a forced GC through the inspector, minus the idle process`,
           `kernel TCP memory ${perConn(after.socketBytes, before.socketBytes)} bytes per connection (client and server ends, both on this machine)`,
@@ -55,7 +62,13 @@ export const idle: Scenario = {
             'idle CPU': Math.round(((cpu.seconds.server ?? 0) / cpu.wallSeconds) * 1000) / 10,
           },
           notes,
-          details: { connections: n, before, after, idleCpuSeconds: cpu.seconds.server, wallSeconds: cpu.wallSeconds },
+          details: {
+            connections: n,
+            before,
+            after,
+            idleCpuSeconds: cpu.seconds.server,
+            wallSeconds: cpu.wallSeconds,
+          },
         };
       } finally {
         await gen.quit();

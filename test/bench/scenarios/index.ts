@@ -8,4 +8,12 @@ import { storm } from './storm.ts';
 import type { Scenario } from './types.ts';
 
 /** Every scenario, in run order; latency and slow consumers use the fan-out maximum, so they follow it. */
-export const SCENARIOS: readonly Scenario[] = [idle, fanout, manyTopics, latency, storm, slowConsumers, ingress];
+export const SCENARIOS: readonly Scenario[] = [
+  idle,
+  fanout,
+  manyTopics,
+  latency,
+  storm,
+  slowConsumers,
+  ingress,
+];

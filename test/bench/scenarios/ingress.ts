@@ -21,11 +21,16 @@ export const ingress: Scenario = {
   rows: [{ name: 'ingress (HTTP publish, p99 < 2 ms)', unit: 'publishes/s', better: 'higher' }],
   appliesTo: ['switchboard'],
   async run(ctx: BenchContext, system: SystemUnderTest): Promise<Outcome> {
-    if (!(system instanceof SwitchboardSystem)) throw new Error('ingress applies to switchboard only');
+    if (!(system instanceof SwitchboardSystem))
+      throw new Error('ingress applies to switchboard only');
     const handle = await system.start(ctx, {});
     const steps: StepResult[] = [];
     try {
-      const { gen } = await connectSubscribers(ctx, handle, { conns: SUBSCRIBERS, probes: SUBSCRIBERS, rooms: [ROOM] });
+      const { gen } = await connectSubscribers(ctx, handle, {
+        conns: SUBSCRIBERS,
+        probes: SUBSCRIBERS,
+        rooms: [ROOM],
+      });
       try {
         const sequences = new RoomSequences();
         for (const rate of ctx.sizes.ingressRates) {
@@ -39,7 +44,9 @@ export const ingress: Scenario = {
             apiKey: system.keys.publish,
           });
           steps.push(step);
-          ctx.progress(`  ${rate} req/s → ${Math.round(step.publish.achievedRate)}/s, p99 ${step.publish.response?.p99} µs ${step.problems.join('; ')}`);
+          ctx.progress(
+            `  ${rate} req/s → ${Math.round(step.publish.achievedRate)}/s, p99 ${step.publish.response?.p99} µs ${step.problems.join('; ')}`,
+          );
           if (!ok(step)) break;
         }
       } finally {
@@ -54,11 +61,23 @@ export const ingress: Scenario = {
       values: {
         'ingress (HTTP publish, p99 < 2 ms)': best
           ? Math.round(best.publish.achievedRate)
-          : invalid(first ? `p99 ${first.publish.response?.p99} µs at ${first.rate}/s ${first.problems.join('; ')}` : 'no step'),
+          : invalid(
+              first
+                ? `p99 ${first.publish.response?.p99} µs at ${first.rate}/s ${first.problems.join('; ')}`
+                : 'no step',
+            ),
       },
-      notes: [`open-loop HTTP keep-alive client (64 sockets) on the load core, response time from intended send time; ${SUBSCRIBERS} subscribers check every event arrives`],
+      notes: [
+        `open-loop HTTP keep-alive client (64 sockets) on the load core, response time from intended send time; ${SUBSCRIBERS} subscribers check every event arrives`,
+      ],
       details: {
-        steps: steps.map((s) => ({ rate: s.rate, achieved: Math.round(s.publish.achievedRate), responseUs: s.publish.response, loss: s.loss, problems: s.problems })),
+        steps: steps.map((s) => ({
+          rate: s.rate,
+          achieved: Math.round(s.publish.achievedRate),
+          responseUs: s.publish.response,
+          loss: s.loss,
+          problems: s.problems,
+        })),
       },
     };
   },

@@ -22,7 +22,11 @@ function points(own: number, common: number, system: SystemName): Point[] {
   ];
   if (system === 'switchboard') {
     list.push({ row: 'latency p99 at 50 % via HTTP publish', rate: own * 0.5, mode: 'http' });
-    list.push({ row: 'latency p99 at 50 % via NATS request publish', rate: own * 0.5, mode: 'nats-request' });
+    list.push({
+      row: 'latency p99 at 50 % via NATS request publish',
+      rate: own * 0.5,
+      mode: 'nats-request',
+    });
   }
   return list.map((p) => ({ ...p, rate: Math.max(1, Math.round(p.rate)) }));
 }
@@ -48,7 +52,11 @@ export const latency: Scenario = {
     const knees = Object.values(shared.fanoutKnee);
     if (own === undefined || knees.length === 0) {
       const why = invalid('no fan-out maximum from this run');
-      return { values: Object.fromEntries(this.rows.map((r) => [r.name, why])), notes: [], details: {} };
+      return {
+        values: Object.fromEntries(this.rows.map((r) => [r.name, why])),
+        notes: [],
+        details: {},
+      };
     }
     const common = Math.min(...knees) * 0.5;
     const n = ctx.sizes.fanoutSubscribers;
@@ -56,7 +64,11 @@ export const latency: Scenario = {
     const values: Record<string, Cell> = {};
     const details: Record<string, unknown> = {};
     try {
-      const { gen } = await connectSubscribers(ctx, handle, { conns: n, probes: ctx.sizes.probes, rooms: [ROOM] });
+      const { gen } = await connectSubscribers(ctx, handle, {
+        conns: n,
+        probes: ctx.sizes.probes,
+        rooms: [ROOM],
+      });
       try {
         const sequences = new RoomSequences();
         await warmUp(ctx, handle, gen, sequences, { rooms: [ROOM], fastSubscribers: [n] });
@@ -70,9 +82,17 @@ export const latency: Scenario = {
             httpUrl: system instanceof SwitchboardSystem ? system.publishUrl(ctx) : undefined,
             apiKey: system instanceof SwitchboardSystem ? system.keys.publish : undefined,
           });
-          ctx.progress(`  ${point.mode} ${point.rate} msg/s → p99 ${step.latencyUs.p99} µs ${step.problems.join('; ')}`);
+          ctx.progress(
+            `  ${point.mode} ${point.rate} msg/s → p99 ${step.latencyUs.p99} µs ${step.problems.join('; ')}`,
+          );
           values[point.row] = toMs(step);
-          details[point.row] = { rate: point.rate, mode: point.mode, latencyUs: step.latencyUs, publisherLagUs: step.publish.lag, problems: step.problems };
+          details[point.row] = {
+            rate: point.rate,
+            mode: point.mode,
+            latencyUs: step.latencyUs,
+            publisherLagUs: step.publish.lag,
+            problems: step.problems,
+          };
         }
       } finally {
         await gen.quit();
@@ -83,7 +103,9 @@ export const latency: Scenario = {
     for (const row of this.rows) values[row.name] ??= 'n/a';
     return {
       values,
-      notes: [`${n} subscribers in one room; latency = receive time − intended send time, at probe clients; common rate ${Math.round(common)} msg/s`],
+      notes: [
+        `${n} subscribers in one room; latency = receive time − intended send time, at probe clients; common rate ${Math.round(common)} msg/s`,
+      ],
       details,
     };
   },

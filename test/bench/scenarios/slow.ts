@@ -33,7 +33,14 @@ export const slowConsumers: Scenario = {
     const knee = shared.fanoutKnee[system.name];
     if (knee === undefined) {
       const why = invalid('no fan-out maximum from this run');
-      return { values: { 'slow consumers: fast clients p99': why, 'slow consumers: server RSS growth': why }, notes: [], details: {} };
+      return {
+        values: {
+          'slow consumers: fast clients p99': why,
+          'slow consumers: server RSS growth': why,
+        },
+        notes: [],
+        details: {},
+      };
     }
     const n = ctx.sizes.fanoutSubscribers;
     const slow = Math.round(n * ctx.sizes.slowShare);
@@ -60,18 +67,33 @@ export const slowConsumers: Scenario = {
           fastSubscribers: [fast],
         });
         const growth = (peakRss() - rssBefore) / MiB;
-        ctx.progress(`  ${rate} msg/s, ${slowOpen} slow: fast p99 ${step.latencyUs.p99} µs, RSS +${growth.toFixed(1)} MiB ${step.problems.join('; ')}`);
+        ctx.progress(
+          `  ${rate} msg/s, ${slowOpen} slow: fast p99 ${step.latencyUs.p99} µs, RSS +${growth.toFixed(1)} MiB ${step.problems.join('; ')}`,
+        );
         const c = step.counters;
         return {
           values: {
-            'slow consumers: fast clients p99': step.problems.length > 0 ? invalid(step.problems.join('; ')) : Math.round(step.latencyUs.p99 / 10) / 100,
+            'slow consumers: fast clients p99':
+              step.problems.length > 0
+                ? invalid(step.problems.join('; '))
+                : Math.round(step.latencyUs.p99 / 10) / 100,
             'slow consumers: server RSS growth': Math.round(growth * 10) / 10,
           },
           notes: [
             `${slowOpen} of ${n} clients read 10 KiB/s with a 4 KiB receive buffer, at ${rate} msg/s; server backpressure limit 1 MiB where it has one`,
             `${c.closed_slow} slow clients closed by the server, ${c.slow} deliveries reached slow clients`,
           ],
-          details: { rate, fast, slow: slowOpen, latencyUs: step.latencyUs, rssBefore, rssGrowthMiB: growth, closedSlow: c.closed_slow, slowDeliveries: c.slow, problems: step.problems },
+          details: {
+            rate,
+            fast,
+            slow: slowOpen,
+            latencyUs: step.latencyUs,
+            rssBefore,
+            rssGrowthMiB: growth,
+            closedSlow: c.closed_slow,
+            slowDeliveries: c.slow,
+            problems: step.problems,
+          },
         };
       } finally {
         await gen.quit();

@@ -6,7 +6,17 @@ import { invalid, type Outcome, type Scenario } from './types.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function summary(rate: number | 'unthrottled', r: ReadyReport): Record<string, unknown> {
+/** One wave of connections, as the results file records it. */
+interface WaveSummary {
+  readonly rate: number | 'unthrottled';
+  readonly subscribed: number;
+  readonly failed: number;
+  readonly failures: Record<string, number>;
+  readonly acceptedPerS: number;
+  readonly connectToSubscribedUs: ReadyReport['connect_us'];
+}
+
+function summary(rate: number | 'unthrottled', r: ReadyReport): WaveSummary {
   return {
     rate,
     subscribed: r.subscribed,
@@ -29,19 +39,27 @@ export const storm: Scenario = {
   async run(ctx: BenchContext, system: SystemUnderTest): Promise<Outcome> {
     const n = ctx.sizes.stormConns;
     const handle = await system.start(ctx, {});
-    const runs: Array<Record<string, unknown>> = [];
+    const runs: WaveSummary[] = [];
     let last: ReadyReport | undefined;
     try {
       for (const rate of [...ctx.sizes.stormRates, 0]) {
         const { gen, ready } = await connectSubscribers(
           ctx,
           handle,
-          { conns: n, probes: 0, rooms: ['r1'], connectRate: rate || undefined, maxPending: rate ? 100_000 : 1000 },
+          {
+            conns: n,
+            probes: 0,
+            rooms: ['r1'],
+            connectRate: rate || undefined,
+            maxPending: rate ? 100_000 : 1000,
+          },
           true,
         );
         await gen.quit();
         runs.push(summary(rate || 'unthrottled', ready));
-        ctx.progress(`  ${rate || 'unthrottled'}: ${Math.round(ready.rate)} conn/s, p99 ${ready.connect_us.p99} µs, ${ready.failed} failed`);
+        ctx.progress(
+          `  ${rate || 'unthrottled'}: ${Math.round(ready.rate)} conn/s, p99 ${ready.connect_us.p99} µs, ${ready.failed} failed`,
+        );
         last = ready;
         // Let the server finish closing the previous wave before the next one.
         await sleep(500);
@@ -51,18 +69,28 @@ export const storm: Scenario = {
     }
     const fixed = runs.filter((r) => r.rate !== 'unthrottled');
     if (!last || last.subscribed === 0) {
-      const why = invalid(`no client subscribed${last?.handshake_error ? ` (${last.handshake_error})` : ''}`);
-      return { values: Object.fromEntries(this.rows.map((r) => [r.name, why])), notes: [], details: { runs } };
+      const why = invalid(
+        `no client subscribed${last?.handshake_error ? ` (${last.handshake_error})` : ''}`,
+      );
+      return {
+        values: Object.fromEntries(this.rows.map((r) => [r.name, why])),
+        notes: [],
+        details: { runs },
+      };
     }
     return {
       values: {
         'connect storm (unthrottled)': Math.round(last?.rate ?? 0),
-        'connect-to-subscribed p99 (unthrottled)': Math.round((last?.connect_us.p99 ?? 0) / 10) / 100,
+        'connect-to-subscribed p99 (unthrottled)':
+          Math.round((last?.connect_us.p99 ?? 0) / 10) / 100,
         'connect failures (unthrottled)': last?.failed ?? 0,
       },
       notes: [
         `${n} clients per wave, one subscription each, at most 1000 handshakes in flight when unthrottled`,
-        ...fixed.map((r) => `at ${r.rate}/s: ${r.acceptedPerS} conn/s, p99 ${Math.round(((r.connectToSubscribedUs as ReadyReport['connect_us']).p99) / 100) / 10} ms, ${r.failed} failed`),
+        ...fixed.map(
+          (r) =>
+            `at ${r.rate}/s: ${r.acceptedPerS} conn/s, p99 ${Math.round(r.connectToSubscribedUs.p99 / 100) / 10} ms, ${r.failed} failed`,
+        ),
       ],
       details: { runs },
     };

@@ -53,7 +53,10 @@ export function parseSubscribe(text: string): SubscribeRequest | undefined {
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const msg = parsed as Record<string, unknown>;
   if (msg.type !== 'subscribe' || typeof msg.room_id !== 'string') return undefined;
-  return { roomId: msg.room_id, requestId: typeof msg.request_id === 'string' ? msg.request_id : '' };
+  return {
+    roomId: msg.room_id,
+    requestId: typeof msg.request_id === 'string' ? msg.request_id : '',
+  };
 }
 
 /** The acknowledgement a subscribe gets back. */
@@ -92,5 +95,7 @@ export async function feedFromNats(
 export function announceReady(system: string, port: number): void {
   process.once('SIGTERM', () => process.exit(0));
   process.once('SIGINT', () => process.exit(0));
-  process.stdout.write(`${JSON.stringify({ level: 'info', service: system, port, msg: 'ready' })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ level: 'info', service: system, port, msg: 'ready' })}\n`,
+  );
 }

@@ -26,8 +26,20 @@ function writeCredentials(dir: string, keys: BenchKeys): string {
   const path = join(dir, 'credentials.json');
   const credentials = {
     apiKeys: [
-      { hash: hashApiKey(keys.subscribe), tenant: 'bench', plan: 'enterprise', userId: 'u1', scopes: ['subscribe'] },
-      { hash: hashApiKey(keys.publish), tenant: 'bench', plan: 'enterprise', appId: 'pub', scopes: ['publish'] },
+      {
+        hash: hashApiKey(keys.subscribe),
+        tenant: 'bench',
+        plan: 'enterprise',
+        userId: 'u1',
+        scopes: ['subscribe'],
+      },
+      {
+        hash: hashApiKey(keys.publish),
+        tenant: 'bench',
+        plan: 'enterprise',
+        appId: 'pub',
+        scopes: ['publish'],
+      },
     ],
     jwt: [],
   };
@@ -74,7 +86,12 @@ export class SwitchboardSystem implements SystemUnderTest {
     const services: Array<[string, string, Record<string, string>, string | undefined]> = [
       ['auth', ENTRY.auth, { SWITCHBOARD_CONFIG: config, LOG_LEVEL: 'info' }, undefined],
       ['channel-authorizer', ENTRY.authorizer, { LOG_LEVEL: 'info' }, undefined],
-      ['publisher', ENTRY.publisher, { PORT: String(ctx.publisherPort), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, `${publisherUrl}/readyz`],
+      [
+        'publisher',
+        ENTRY.publisher,
+        { PORT: String(ctx.publisherPort), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+        `${publisherUrl}/readyz`,
+      ],
     ];
     for (const [name, entry, env, readyUrl] of services) {
       const running = await startProcess({

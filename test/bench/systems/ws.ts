@@ -22,14 +22,19 @@ const SEND_OPTIONS = { binary: false, compress: false } as const;
 let acks = 0;
 
 const server = createServer();
-const wss = new WebSocketServer({ server, perMessageDeflate: false, clientTracking: false, maxPayload: 16 * 1024 });
+const wss = new WebSocketServer({
+  server,
+  perMessageDeflate: false,
+  clientTracking: false,
+  maxPayload: 16 * 1024,
+});
 
 wss.on('connection', (ws) => {
   const joined: string[] = [];
   ws.send(AUTH_SUCCESS);
   ws.on('message', (data, isBinary) => {
     if (isBinary) return;
-    const request = parseSubscribe(data.toString());
+    const request = parseSubscribe((data as Buffer).toString('utf8'));
     if (!request) return;
     const key = settings.roomPrefix + request.roomId;
     let members = rooms.get(key);
