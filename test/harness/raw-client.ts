@@ -17,12 +17,18 @@ export class RawClient {
   #buffer = Buffer.alloc(0);
   #upgraded = false;
   #onFrame?: () => void;
+  #markUpgraded!: () => void;
+  readonly #upgradedOrClosed: Promise<void>;
   readonly ended: Promise<void>;
 
   private constructor(socket: Socket) {
     this.#socket = socket;
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     this.ended = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.#upgradedOrClosed = new Promise<void>((resolve, reject) => {
+      this.#markUpgraded = resolve;
+      socket.once('close', () => reject(new Error('closed before the upgrade')));
+    });
   }
 
   /** Connects to `url` (ws://host:port/path?query) and completes the handshake. */
@@ -46,6 +52,8 @@ export class RawClient {
         '',
       ].join('\r\n'),
     );
+    // RFC 6455 §4.1: no frames before the server's 101.
+    await client.#upgradedOrClosed;
     return client;
   }
 
@@ -102,6 +110,7 @@ export class RawClient {
       if (!status.includes(' 101 ')) throw new Error(`upgrade refused: ${status}`);
       this.#upgraded = true;
       this.#buffer = this.#buffer.subarray(end + 4);
+      this.#markUpgraded();
     }
     while (this.#parseFrame());
     this.#onFrame?.();

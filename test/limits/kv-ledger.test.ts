@@ -14,7 +14,9 @@ describe('KvLedger on JetStream KV', () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    buses = await Promise.all(['a', 'b'].map((name) => NatsBus.connect({ servers: nats.url, name })));
+    buses = await Promise.all(
+      ['a', 'b'].map((name) => NatsBus.connect({ servers: nats.url, name })),
+    );
     replicas = await Promise.all(buses.map((bus) => KvLedger.open(bus.connection, LEASE_MS)));
   });
 
@@ -37,13 +39,19 @@ describe('KvLedger on JetStream KV', () => {
     const account = 'acme.u-lease';
     await ledger.heartbeat('gw-gone');
     for (const id of ['c1', 'c2']) {
-      expect((await ledger.acquire({ account, connectionId: id, gateway: 'gw-gone' }, 2)).granted).toBe(true);
+      expect(
+        (await ledger.acquire({ account, connectionId: id, gateway: 'gw-gone' }, 2)).granted,
+      ).toBe(true);
     }
     await ledger.heartbeat('gw-live');
-    expect((await ledger.acquire({ account, connectionId: 'c3', gateway: 'gw-live' }, 2)).granted).toBe(false);
+    expect(
+      (await ledger.acquire({ account, connectionId: 'c3', gateway: 'gw-live' }, 2)).granted,
+    ).toBe(false);
 
     // Nothing to await: the lease runs out on the server's clock.
     await new Promise((resolve) => setTimeout(resolve, LEASE_MS + 1_000));
-    expect((await ledger.acquire({ account, connectionId: 'c3', gateway: 'gw-live' }, 2)).granted).toBe(true);
+    expect(
+      (await ledger.acquire({ account, connectionId: 'c3', gateway: 'gw-live' }, 2)).granted,
+    ).toBe(true);
   });
 });
