@@ -113,14 +113,20 @@ async function main(): Promise<number> {
     `\nresults: ${options.out}  artefacts: ${ctx.artefactDir}  (${results.durationS} s)\n`,
   );
   if (options.mode !== 'smoke') return 0;
+  // The smoke run checks correctness only: latency and CPU depend on what else the CI
+  // machine is doing, so a slow or generator-bound step is not a failure here.
   const broken = rows.flatMap((r) =>
     Object.entries(r.systems)
-      .filter(([, v]) => typeof v === 'string' && !v.startsWith('unavailable') && v !== 'n/a')
+      .filter(([, v]) => typeof v === 'string' && CORRECTNESS_PROBLEM.test(v))
       .map(([s, v]) => `${r.name}/${s}: ${v}`),
   );
   for (const b of broken) process.stderr.write(`smoke failure: ${b}\n`);
   return broken.length === 0 ? 0 : 1;
 }
+
+/** Problems that mean events went missing, doubled, reordered or broke; see lib/step.ts. */
+const CORRECTNESS_PROBLEM =
+  /lost \d+|more than published|out of order|sequence gaps|duplicates|malformed|fast clients closed|publish errors/;
 
 main().then(
   (code) => process.exit(code),
