@@ -36,23 +36,32 @@ export interface Connection {
   queued: number;
 }
 
+/** The queue of an idle connection; shared, so idle connections hold no promise of their own. */
+export const SETTLED: Promise<void> = Promise.resolve();
+
 export function newConnection(
   remoteAddress: string,
   clientId?: string,
   queryApiKey?: string,
 ): Connection {
+  // Every field is present from the start, so all connections share one hidden class
+  // and keep their properties in-object (no per-connection property backing store).
   return {
     id: `conn_${randomBytes(9).toString('base64url')}`,
     clientId,
     remoteAddress,
     queryApiKey,
+    principal: undefined,
+    lease: undefined,
     authFailures: 0,
+    authTimer: undefined,
+    expiryTimer: undefined,
     subscriptions: new Map(),
     lastSeen: Date.now(),
     awaitingPong: false,
     rate: new MessageRate(),
     closed: false,
-    queue: Promise.resolve(),
+    queue: SETTLED,
     queued: 0,
   };
 }

@@ -29,7 +29,7 @@ import { redactUrl, type Logger } from '@switchboard/telemetry';
 import { AddressRate } from './address-rate.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
-import { newConnection, type Connection } from './connection.ts';
+import { newConnection, SETTLED, type Connection } from './connection.ts';
 import {
   authenticate,
   handleParsed,
@@ -360,7 +360,8 @@ export class Gateway {
         if (!conn.closed) ws.send(errorFrame({ code: 'server_error' }), false, false);
       })
       .finally(() => {
-        conn.queued--;
+        // An idle connection goes back to the shared settled promise instead of keeping its own.
+        if (--conn.queued === 0) conn.queue = SETTLED;
       });
   }
 

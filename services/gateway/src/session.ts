@@ -50,6 +50,23 @@ function sameIdentity(a: Principal, b: Principal): boolean {
   return a.tenant === b.tenant && a.userId === b.userId && a.appId === b.appId;
 }
 
+/** Principals shared by connections with the same credential; cleared when it grows large. */
+const principals = new Map<string, Principal>();
+const MAX_INTERNED_PRINCIPALS = 10_000;
+
+/**
+ * One read-only principal object per distinct credential, so a thousand connections
+ * of one key hold one principal rather than a thousand copies.
+ */
+function internPrincipal(principal: Principal): Principal {
+  const key = JSON.stringify(principal);
+  const known = principals.get(key);
+  if (known) return known;
+  if (principals.size >= MAX_INTERNED_PRINCIPALS) principals.clear();
+  principals.set(key, principal);
+  return principal;
+}
+
 /** Handles one parsed frame of a connection. Never throws. */
 export async function handleParsed(
   ctx: SessionContext,
@@ -149,8 +166,9 @@ export async function authenticate(
   }
   if (!conn.principal && !(await holdConnectionSlot(ctx, ws, principal, requestId))) return;
   if (conn.closed) return;
-  conn.principal = principal;
+  conn.principal = internPrincipal(principal);
   clearTimeout(conn.authTimer);
+  conn.authTimer = undefined;
   scheduleExpiry(ws, ctx.expiryNoticeMs);
   ctx.logger.debug(
     {
