@@ -34,6 +34,9 @@ export const KEY_SPECS = {
   erin: { tenant: 'acme', userId: 'erin', plan: 'free', scopes: ['subscribe'] },
   frank: { tenant: 'acme', userId: 'frank', plan: 'free', scopes: ['subscribe'] },
   grace: { tenant: 'acme', userId: 'grace', plan: 'free', scopes: ['subscribe'] },
+  /** Keys that revocation tests revoke, and the admin key that revokes them. */
+  henry: { tenant: 'acme', userId: 'henry', plan: 'enterprise', scopes: ['subscribe'] },
+  acmeAdmin: { tenant: 'acme', appId: 'ops', plan: 'enterprise', scopes: ['admin'] },
   carol: { tenant: 'globex', userId: 'carol', plan: 'enterprise', scopes: ['subscribe'] },
   acmeServer: { tenant: 'acme', appId: 'billing', plan: 'enterprise', scopes: ['publish'] },
   globexServer: { tenant: 'globex', appId: 'billing', plan: 'enterprise', scopes: ['publish'] },

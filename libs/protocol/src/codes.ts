@@ -49,6 +49,7 @@ export const CloseCodes = {
   connectionLimitExceeded: { code: 4004, reason: 'connection limit exceeded', reconnect: true },
   tooManyAuthFailures: { code: 4500, reason: 'too many authentication failures', reconnect: false },
   credentialsExpired: { code: 4501, reason: 'credentials expired', reconnect: false },
+  credentialsRevoked: { code: 4502, reason: 'credentials revoked', reconnect: false },
 } as const satisfies Record<string, CloseCode>;
 
 export type CloseCodeName = keyof typeof CloseCodes;

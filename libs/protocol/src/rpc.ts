@@ -8,7 +8,12 @@ import { PlanLimits } from './plans.ts';
  * Replies are always `{ ok: true, ... }` or `{ ok: false, code, message }`.
  */
 
-export const Scope = Type.Union([Type.Literal('subscribe'), Type.Literal('publish')]);
+/** What a credential may do: subscribe (clients), publish (domain services), admin (revocations). */
+export const Scope = Type.Union([
+  Type.Literal('subscribe'),
+  Type.Literal('publish'),
+  Type.Literal('admin'),
+]);
 export type Scope = Static<typeof Scope>;
 
 /** Who is on the other end of a connection or a publish call. */
@@ -20,6 +25,8 @@ export const Principal = Type.Object({
   scopes: Type.Array(Scope),
   /** Epoch milliseconds after which the credential is no longer valid. */
   expiresAt: Type.Optional(Type.Number()),
+  /** Epoch milliseconds the credential was issued (a JWT's `iat`), for user revocations. */
+  issuedAt: Type.Optional(Type.Number()),
   /** How the principal authenticated, and which key or token id it used. */
   method: Type.Union([Type.Literal('api_key'), Type.Literal('jwt')]),
   credentialId: Type.String(),
@@ -112,6 +119,38 @@ export function accountOf(principal: Pick<Principal, 'tenant' | 'userId' | 'appI
       : `u-${principal.userId}`;
   return `${principal.tenant}.${holder}`;
 }
+
+/**
+ * A revocation: one API key (by key id), one token (by `jti`), or every token of a user
+ * issued before the revocation. Always within one tenant.
+ */
+export const Revocation = Type.Object({
+  kind: Type.Union([Type.Literal('key'), Type.Literal('token'), Type.Literal('user')]),
+  tenant: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' }),
+  id: Type.String({ minLength: 1, maxLength: 256 }),
+});
+export type Revocation = Static<typeof Revocation>;
+
+/** What auth broadcasts to every gateway once a revocation is stored. */
+export const RevocationNotice = Type.Object({ ...Revocation.properties, at: Type.Number() });
+export type RevocationNotice = Static<typeof RevocationNotice>;
+
+/** Whether a revocation covers a principal: the rule gateways apply to live connections. */
+export function revocationCovers(notice: RevocationNotice, principal: Principal): boolean {
+  if (notice.tenant !== principal.tenant) return false;
+  if (notice.kind === 'key')
+    return principal.method === 'api_key' && principal.credentialId === notice.id;
+  if (notice.kind === 'token')
+    return principal.method === 'jwt' && principal.credentialId === notice.id;
+  return (
+    principal.method === 'jwt' &&
+    principal.userId === notice.id &&
+    (principal.issuedAt === undefined || principal.issuedAt <= notice.at)
+  );
+}
+
+export const OkReply = Type.Union([Type.Object({ ok: Type.Literal(true) }), Failure]);
+export type OkReply = Static<typeof OkReply>;
 
 /** Thrown when a reply body does not match its contract. */
 export class ContractError extends Error {

@@ -22,6 +22,12 @@ export const ServiceSubjects = {
   connectionAcquire: `${ROOT}.svc.limits.acquire`,
   connectionRelease: `${ROOT}.svc.limits.release`,
   gatewayHeartbeat: `${ROOT}.svc.limits.heartbeat`,
+  authRevoke: `${ROOT}.svc.auth.revoke`,
+} as const;
+
+/** Broadcasts every gateway listens to (no queue group). */
+export const ControlSubjects = {
+  revoked: `${ROOT}.ctl.revoked`,
 } as const;
 
 /** Parameters as they sit at the top level of a subscribe or publish message. */

@@ -35,6 +35,13 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>, timeout
   process.once('SIGINT', onSignal);
 }
 
+/** Runs shutdown steps one after another (stop accepting, close, drain, flush telemetry). */
+export function inOrder(...steps: Array<() => unknown>): () => Promise<void> {
+  return async () => {
+    for (const step of steps) await step();
+  };
+}
+
 /** Runs a service's async entry point; a start-up failure is logged and exits 1. */
 export function runMain(logger: Logger, main: () => Promise<void>): void {
   main().catch((err: unknown) => {

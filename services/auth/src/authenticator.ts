@@ -3,6 +3,7 @@ import type { AuthReply, AuthRequest } from '@switchboard/protocol';
 import { hashApiKey } from './api-keys.ts';
 import type { ApiKeyStore } from './key-store.ts';
 import type { PlanCatalog } from './plan-catalog.ts';
+import { isRevoked, MemoryRevocations, type RevocationStore } from './revocations.ts';
 import { TokenRejectedError, type TokenPrincipal, type TokenVerifier } from './token-verifier.ts';
 
 const INVALID_KEY = 'Invalid API key';
@@ -13,6 +14,7 @@ export class Authenticator {
     private readonly keys: ApiKeyStore,
     private readonly tokens: TokenVerifier,
     private readonly plans: PlanCatalog,
+    private readonly revocations: RevocationStore = new MemoryRevocations(),
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -50,7 +52,12 @@ export class Authenticator {
         code: 'invalid_credentials',
         message: 'Credential names an unknown plan',
       };
-    return { ok: true, principal: { ...principal, limits } };
+    const complete = { ...principal, limits };
+    if (isRevoked(this.revocations, complete)) {
+      const message = complete.method === 'api_key' ? INVALID_KEY : 'Token has been revoked';
+      return { ok: false, code: 'invalid_credentials', message };
+    }
+    return { ok: true, principal: complete };
   }
 
   async #byToken(token: string): Promise<AuthReply> {
@@ -58,6 +65,9 @@ export class Authenticator {
       return this.#withLimits(await this.tokens.verify(token));
     } catch (error) {
       if (error instanceof TokenRejectedError) {
+        // An issuer whose keys cannot be fetched is our problem, not a bad credential.
+        if (error.temporary)
+          return { ok: false, code: 'server_error', message: error.message, temporary: true };
         return { ok: false, code: 'invalid_credentials', message: error.message };
       }
       throw error;

@@ -9,10 +9,13 @@ import type { ApiKeyEntry } from './credentials-file.ts';
 
 const USAGE = `usage:
   npm run keys -- create --tenant <id> --plan <free|professional|business|enterprise>
-                         [--user <id> | --app <id>] [--scopes subscribe,publish] [--label <text>]
+                         (--user <id> | --app <id>) [--scopes subscribe,publish,admin] [--label <text>]
       Prints a new API key once, and the entry to add to "apiKeys" in the credentials file.
   npm run keys -- hash <key>
       Prints the stored form of an existing key.
+  npm run keys -- revoke --url <http://host:port> --admin-key <key> (--key <key id> | --token <jti> | --user <id>)
+      Revokes a key, a token or a user's tokens in the admin key's tenant; live connections close (4502).
+      The URL is the publish API's (the standalone port, or the publisher's). Env: SWITCHBOARD_URL, SWITCHBOARD_ADMIN_KEY.
   npm run keys -- token --secret <hs256 secret> --issuer <iss> --tenant <id> --user <id>
                         [--audience switchboard] [--plan free] [--ttl 1h]
       Signs a development JWT.`;
@@ -48,8 +51,8 @@ function create(args: string[]): void {
   }
   if (Boolean(values.user) === Boolean(values.app)) fail('give exactly one of --user or --app');
   const scopes = values.scopes.split(',').map((s) => s.trim());
-  if (!scopes.every((s): s is Scope => s === 'subscribe' || s === 'publish'))
-    fail('--scopes: subscribe and/or publish');
+  if (!scopes.every((s): s is Scope => s === 'subscribe' || s === 'publish' || s === 'admin'))
+    fail('--scopes: any of subscribe, publish, admin');
 
   const key = generateApiKey();
   const hash = hashApiKey(key);
@@ -94,11 +97,38 @@ async function token(args: string[]): Promise<void> {
   process.stdout.write(`${jwt}\n`);
 }
 
+async function revoke(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      url: { type: 'string', default: process.env.SWITCHBOARD_URL },
+      'admin-key': { type: 'string', default: process.env.SWITCHBOARD_ADMIN_KEY },
+      key: { type: 'string' },
+      token: { type: 'string' },
+      user: { type: 'string' },
+    },
+  });
+  const targets = (['key', 'token', 'user'] as const).filter((kind) => values[kind] !== undefined);
+  if (targets.length !== 1) fail('give exactly one of --key, --token, --user');
+  if (!values.url || !values['admin-key']) fail('--url and --admin-key are required');
+  const kind = targets[0]!;
+
+  const response = await fetch(new URL('/v1/admin/revocations', values.url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${values['admin-key']}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ kind, id: values[kind] }),
+  });
+  const text = await response.text();
+  if (!response.ok) fail(`revocation refused (${response.status}): ${text}`);
+  process.stdout.write(`${text}\n`);
+}
+
 const [command, ...rest] = process.argv.slice(2);
 try {
   if (command === 'create') create(rest);
   else if (command === 'hash' && rest[0]) process.stdout.write(`${hashApiKey(rest[0])}\n`);
   else if (command === 'token') await token(rest);
+  else if (command === 'revoke') await revoke(rest);
   else fail(command ? `unknown command: ${command}` : 'no command');
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error));

@@ -6,6 +6,8 @@ import { Compile } from 'typebox/compile';
 import { ConfigError } from '@switchboard/config';
 import { DEFAULT_PLANS, Id, PlanLimits, Scope } from '@switchboard/protocol';
 
+import { jwksUrlProblem } from './jwks.ts';
+
 const Plan = Type.String({ minLength: 1, maxLength: 64 });
 
 export const ApiKeyEntry = Type.Object(
@@ -26,9 +28,12 @@ export const ApiKeyEntry = Type.Object(
 );
 export type ApiKeyEntry = Static<typeof ApiKeyEntry>;
 
+/** Algorithms of public keys; HS256 is configured with `secret` or `secretEnv` only. */
+const PublicKeyAlgorithm = Type.Enum(['RS256', 'ES256', 'EdDSA']);
+
 const PublicKey = Type.Object({
   kid: Type.Optional(Type.String()),
-  alg: Type.Union([Type.Literal('RS256'), Type.Literal('ES256'), Type.Literal('EdDSA')]),
+  alg: PublicKeyAlgorithm,
   /** SPKI PEM (`-----BEGIN PUBLIC KEY-----`). */
   pem: Type.String({ minLength: 1 }),
 });
@@ -41,6 +46,16 @@ export const JwtIssuer = Type.Object(
     secret: Type.Optional(Type.String({ minLength: 32 })),
     secretEnv: Type.Optional(Type.String({ minLength: 1 })),
     publicKeys: Type.Optional(Type.Array(PublicKey, { minItems: 1 })),
+    /** JWKS of the issuer: https, or http on localhost only. Needs `algorithms`. */
+    jwksUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    /** The algorithms tokens of a `jwksUrl` issuer may use. */
+    algorithms: Type.Optional(Type.Array(PublicKeyAlgorithm, { minItems: 1, uniqueItems: true })),
+    /** Least time between two JWKS fetches, e.g. for tokens with unknown kids (default 30). */
+    jwksCooldownSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+    /** Age after which the JWKS is fetched again (default 600). */
+    jwksCacheMaxAgeSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+    /** Limit on one JWKS fetch (default 5000). */
+    jwksTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60_000 })),
     claims: Type.Optional(
       Type.Object({
         tenant: Type.Optional(Type.String()),
@@ -85,6 +100,38 @@ export type CredentialsFile = Static<typeof CredentialsFile>;
 
 const validator = Compile(CredentialsFile);
 
+const JWKS_ONLY = [
+  'algorithms',
+  'jwksCooldownSeconds',
+  'jwksCacheMaxAgeSeconds',
+  'jwksTimeoutMs',
+] as const;
+
+/** A schema error's message, with the allowed values of an enum such as `algorithms`. */
+function schemaReason(error: { message: string; params: object } | undefined): string {
+  if (!error) return 'invalid';
+  const allowed = 'allowedValues' in error.params ? error.params.allowedValues : undefined;
+  return Array.isArray(allowed) ? `${error.message}: ${allowed.join(', ')}` : error.message;
+}
+
+/** What is wrong with an issuer beyond its schema; `key` is `''` or `.field`. */
+function issuerProblem(issuer: JwtIssuer): { key: string; reason: string } | undefined {
+  const { secret, secretEnv, publicKeys, jwksUrl } = issuer;
+  const sources = [secret, secretEnv, publicKeys, jwksUrl].filter((s) => s !== undefined);
+  if (sources.length !== 1)
+    return { key: '', reason: 'needs exactly one of secret, secretEnv, publicKeys, jwksUrl' };
+
+  if (jwksUrl === undefined) {
+    const stray = JWKS_ONLY.find((name) => issuer[name] !== undefined);
+    return stray && { key: `.${stray}`, reason: 'applies only with jwksUrl' };
+  }
+  const urlProblem = jwksUrlProblem(jwksUrl);
+  if (urlProblem) return { key: '.jwksUrl', reason: urlProblem };
+  if (!issuer.algorithms)
+    return { key: '.algorithms', reason: 'is required with jwksUrl (RS256, ES256, EdDSA)' };
+  return undefined;
+}
+
 /** Validates parsed JSON as a credentials file; errors name the path, e.g. `apiKeys.0.hash`. */
 export function parseCredentials(value: unknown, source: string): CredentialsFile {
   const withDefaults: unknown = {
@@ -97,7 +144,7 @@ export function parseCredentials(value: unknown, source: string): CredentialsFil
   if (!validator.Check(withDefaults)) {
     const [first] = validator.Errors(withDefaults);
     const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
-    throw new ConfigError(`${source}: ${path || '(root)'}`, first?.message ?? 'invalid');
+    throw new ConfigError(`${source}: ${path || '(root)'}`, schemaReason(first));
   }
   const plans = new Set([...Object.keys(DEFAULT_PLANS), ...Object.keys(withDefaults.plans ?? {})]);
   for (const [i, key] of withDefaults.apiKeys.entries()) {
@@ -105,13 +152,8 @@ export function parseCredentials(value: unknown, source: string): CredentialsFil
       throw new ConfigError(`${source}: apiKeys.${i}.plan`, `unknown plan "${key.plan}"`);
   }
   for (const [i, issuer] of withDefaults.jwt.entries()) {
-    const keys = [issuer.secret, issuer.secretEnv, issuer.publicKeys].filter(Boolean).length;
-    if (keys !== 1) {
-      throw new ConfigError(
-        `${source}: jwt.${i}`,
-        'needs exactly one of secret, secretEnv, publicKeys',
-      );
-    }
+    const problem = issuerProblem(issuer);
+    if (problem) throw new ConfigError(`${source}: jwt.${i}${problem.key}`, problem.reason);
   }
   return withDefaults;
 }

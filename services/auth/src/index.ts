@@ -13,6 +13,7 @@ export { serveAuth } from './service.ts';
 export { TokenVerifier } from './token-verifier.ts';
 export { PlanCatalog } from './plan-catalog.ts';
 export { AuthSettings } from './config.ts';
+export { KvRevocations, MemoryRevocations, type RevocationStore } from './revocations.ts';
 
 import type { Bus } from '@switchboard/bus';
 import type { Logger } from '@switchboard/telemetry';
@@ -21,6 +22,8 @@ import { Authenticator } from './authenticator.ts';
 import type { CredentialsFile } from './credentials-file.ts';
 import { StaticKeyStore } from './key-store.ts';
 import { PlanCatalog } from './plan-catalog.ts';
+import { serveRevocations } from './revoke-endpoint.ts';
+import { MemoryRevocations, type RevocationStore } from './revocations.ts';
 import { serveAuth } from './service.ts';
 import { TokenVerifier } from './token-verifier.ts';
 
@@ -29,9 +32,14 @@ export async function startAuthService(
   bus: Bus,
   credentials: CredentialsFile,
   logger: Logger,
+  revocations: RevocationStore = new MemoryRevocations(),
 ): Promise<void> {
   const keys = new StaticKeyStore(credentials.apiKeys);
-  const tokens = await TokenVerifier.create(credentials.jwt);
-  await serveAuth(bus, new Authenticator(keys, tokens, new PlanCatalog(credentials)), logger);
+  const tokens = await TokenVerifier.create(credentials.jwt, process.env, {
+    onJwksFetchFailed: (issuer, err) => logger.error({ err, issuer }, 'jwks fetch failed'),
+  });
+  const plans = new PlanCatalog(credentials);
+  await serveAuth(bus, new Authenticator(keys, tokens, plans, revocations), logger);
+  await serveRevocations(bus, revocations, logger);
   logger.info({ apiKeys: keys.size, jwtIssuers: tokens.issuerCount }, 'auth service serving');
 }

@@ -1,11 +1,12 @@
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv } from '@switchboard/config';
-import { logBusStatus, runMain, stopOnSignals, VERSION } from '@switchboard/runtime';
+import { logBusStatus, runMain, stopOnSignals, inOrder, VERSION } from '@switchboard/runtime';
 import { createLogger, startTracing } from '@switchboard/telemetry';
 
 import { AuthSettings } from './config.ts';
 import { readCredentialsFile } from './credentials-file.ts';
 import { startAuthService } from './index.ts';
+import { KvRevocations } from './revocations.ts';
 
 const logger = createLogger('auth');
 
@@ -21,7 +22,7 @@ runMain(logger, async () => {
     name: 'switchboard-auth',
   });
   logBusStatus(bus, logger);
-  await startAuthService(bus, credentials, logger);
+  await startAuthService(bus, credentials, logger, await KvRevocations.open(bus.connection));
   logger.info(
     {
       version: VERSION,
@@ -34,10 +35,7 @@ runMain(logger, async () => {
 
   stopOnSignals(
     logger,
-    async () => {
-      await bus.drain();
-      await stopTracing();
-    },
+    inOrder(() => bus.drain(), stopTracing),
     settings.SHUTDOWN_TIMEOUT_MS,
   );
 });

@@ -129,7 +129,66 @@ describe('TokenVerifier', () => {
     await expect(verifier.verify(token)).resolves.toMatchObject({ userId: 'bob' });
   });
 
+  it('refuses a token whose kid no configured public key has', async () => {
+    const pinned = await TokenVerifier.create([
+      {
+        issuer: 'https://rs.test',
+        audience: 'switchboard',
+        publicKeys: [{ kid: 'k1', alg: 'RS256', pem: rsa.pem }],
+      },
+    ]);
+    const token = await new SignJWT(claims())
+      .setProtectedHeader({ alg: 'RS256', kid: 'k2' })
+      .setSubject('bob')
+      .setIssuer('https://rs.test')
+      .setAudience('switchboard')
+      .setExpirationTime('5m')
+      .sign(rsa.privateKey);
+    await expect(pinned.verify(token)).rejects.toThrow('Token signing key is unknown');
+  });
+
   it('refuses garbage', async () => {
     await expect(verifier.verify('not.a.jwt')).rejects.toThrow('Token is malformed');
+  });
+});
+
+describe('TokenVerifier with a JWKS URL', () => {
+  const JWKS: JwtIssuer = {
+    issuer: 'https://idp.test',
+    audience: 'switchboard',
+    jwksUrl: 'https://idp.test/jwks.json',
+    algorithms: ['ES256'],
+  };
+
+  it.each([
+    [{ ...JWKS, jwksUrl: 'http://idp.test/jwks.json' }, 'jwksUrl must be https://'],
+    [{ ...JWKS, algorithms: undefined }, 'jwksUrl needs algorithms'],
+  ])('will not start with an unsafe issuer (%#)', async (config, message) => {
+    await expect(TokenVerifier.create([config])).rejects.toThrow(message);
+  });
+
+  it('refuses tokens while no key set was fetched, and reports each failed fetch', async () => {
+    const failures: string[] = [];
+    const verifier = await TokenVerifier.create(
+      [JWKS],
+      {},
+      {
+        fetch: () => Promise.resolve(new Response('', { status: 500 })),
+        onJwksFetchFailed: (issuer, error) => failures.push(`${issuer}: ${error.message}`),
+      },
+    );
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT(claims())
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setSubject('alice')
+      .setIssuer(JWKS.issuer)
+      .setAudience(JWKS.audience)
+      .setExpirationTime('5m')
+      .sign(privateKey);
+
+    await expect(verifier.verify(token)).rejects.toThrow('Token signing keys are unavailable');
+    expect(failures).toEqual([
+      'https://idp.test: jwks fetch from https://idp.test/jwks.json failed: HTTP 500',
+    ]);
   });
 });

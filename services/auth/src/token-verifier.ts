@@ -10,14 +10,34 @@ import {
 
 import { isSafeId, type Principal, type Scope } from '@switchboard/protocol';
 
+import type { JwtIssuer } from './credentials-file.ts';
+import {
+  jwksUrlProblem,
+  KeySetUnavailableError,
+  RemoteKeySet,
+  type KeySetFetchError,
+} from './jwks.ts';
+
 /** A principal as a token states it; the authenticator adds the plan's limits. */
 export type TokenPrincipal = Omit<Principal, 'limits'>;
-
-import type { JwtIssuer } from './credentials-file.ts';
 
 /** Why a token was refused; the message is safe to show the client. */
 export class TokenRejectedError extends Error {
   override name = 'TokenRejectedError';
+  /** True when the token may verify later (its issuer's keys could not be fetched). */
+  get temporary(): boolean {
+    return this.cause instanceof KeySetUnavailableError;
+  }
+}
+
+/** Hooks and seams of {@link TokenVerifier.create}. */
+export interface TokenVerifierOptions {
+  /** Told of every failed JWKS fetch, at most once per issuer and cool-down. */
+  readonly onJwksFetchFailed?: (issuer: string, error: KeySetFetchError) => void;
+  /** The clock for token expiry and JWKS ages; `Date.now` by default. */
+  readonly now?: () => number;
+  /** The fetch used for JWKS URLs; the global one by default. */
+  readonly fetch?: typeof fetch;
 }
 
 interface PreparedIssuer {
@@ -27,8 +47,41 @@ interface PreparedIssuer {
 }
 
 const DEFAULT_CLOCK_TOLERANCE_S = 30;
+const DEFAULT_JWKS_COOLDOWN_S = 30;
+const DEFAULT_JWKS_CACHE_MAX_AGE_S = 600;
+const DEFAULT_JWKS_TIMEOUT_MS = 5_000;
 
-async function prepare(config: JwtIssuer, env: NodeJS.ProcessEnv): Promise<PreparedIssuer> {
+async function prepareJwks(
+  config: JwtIssuer,
+  url: string,
+  options: TokenVerifierOptions,
+): Promise<PreparedIssuer> {
+  const problem = jwksUrlProblem(url);
+  if (problem) throw new Error(`jwt issuer ${config.issuer}: jwksUrl ${problem}`);
+  if (!config.algorithms?.length)
+    throw new Error(`jwt issuer ${config.issuer}: jwksUrl needs algorithms`);
+
+  const keySet = new RemoteKeySet({
+    url: new URL(url),
+    cooldownMs: (config.jwksCooldownSeconds ?? DEFAULT_JWKS_COOLDOWN_S) * 1000,
+    maxAgeMs: (config.jwksCacheMaxAgeSeconds ?? DEFAULT_JWKS_CACHE_MAX_AGE_S) * 1000,
+    timeoutMs: config.jwksTimeoutMs ?? DEFAULT_JWKS_TIMEOUT_MS,
+    onFetchFailed: (error) => options.onJwksFetchFailed?.(config.issuer, error),
+    now: options.now,
+    fetch: options.fetch,
+  });
+  // Fetched once at start so the first tokens need not wait; a failure is reported, not fatal.
+  await keySet.refresh();
+  return { config, algorithms: [...config.algorithms], key: keySet.getKey };
+}
+
+async function prepare(
+  config: JwtIssuer,
+  env: NodeJS.ProcessEnv,
+  options: TokenVerifierOptions,
+): Promise<PreparedIssuer> {
+  if (config.jwksUrl !== undefined) return prepareJwks(config, config.jwksUrl, options);
+
   const secret = config.secret ?? (config.secretEnv ? env[config.secretEnv] : undefined);
   if (secret !== undefined) {
     if (secret.length < 32)
@@ -46,7 +99,7 @@ async function prepare(config: JwtIssuer, env: NodeJS.ProcessEnv): Promise<Prepa
       (k) => k.alg === header.alg && (!header.kid || !k.kid || k.kid === header.kid),
     );
     const match = candidates[0];
-    if (!match) throw new TokenRejectedError('no key for this token');
+    if (!match) throw new joseErrors.JWKSNoMatchingKey();
     return match.key;
   };
   return { config, algorithms: [...new Set(keys.map((k) => k.alg))], key: getKey };
@@ -67,21 +120,45 @@ function scopesOf(payload: JWTPayload, claim: string): Scope[] {
   return list.filter((s): s is Scope => s === 'subscribe' || s === 'publish');
 }
 
+/** The reason shown to the client for each error of verification; others are `Token is invalid`. */
+const REASONS: ReadonlyArray<readonly [new (...args: never[]) => Error, string]> = [
+  [joseErrors.JWTExpired, 'Token has expired'],
+  [joseErrors.JWKSNoMatchingKey, 'Token signing key is unknown'],
+  [joseErrors.JWKSMultipleMatchingKeys, 'Token signing key is ambiguous'],
+  [KeySetUnavailableError, 'Token signing keys are unavailable'],
+];
+
+function rejection(error: unknown): TokenRejectedError {
+  if (error instanceof TokenRejectedError) return error;
+  const reason = REASONS.find(([type]) => error instanceof type)?.[1] ?? 'Token is invalid';
+  return new TokenRejectedError(reason, { cause: error });
+}
+
 /**
  * Verifies JWTs of the configured issuers: the issuer is chosen by the token's `iss`,
  * algorithms are pinned per issuer, `iss` and `aud` must match exactly, `exp` is required.
- * Keys come only from configuration; `jku`, `x5u` and embedded `jwk` headers are ignored.
+ * Keys come from the issuer's configuration: a secret, public keys, or its own JWKS URL,
+ * cached per issuer so no issuer's keys ever verify another's tokens. `jku`, `x5u` and
+ * embedded `jwk` headers are ignored.
  */
 export class TokenVerifier {
   readonly #issuers: Map<string, PreparedIssuer>;
+  readonly #now: () => number;
 
-  private constructor(issuers: Map<string, PreparedIssuer>) {
+  private constructor(issuers: Map<string, PreparedIssuer>, now: () => number) {
     this.#issuers = issuers;
+    this.#now = now;
   }
 
-  static async create(configs: readonly JwtIssuer[], env = process.env): Promise<TokenVerifier> {
-    const prepared = await Promise.all(configs.map((c) => prepare(c, env)));
-    return new TokenVerifier(new Map(prepared.map((p) => [p.config.issuer, p])));
+  /** Prepares every issuer's keys, fetching JWKS once; a failed fetch does not stop it. */
+  static async create(
+    configs: readonly JwtIssuer[],
+    env = process.env,
+    options: TokenVerifierOptions = {},
+  ): Promise<TokenVerifier> {
+    const prepared = await Promise.all(configs.map((c) => prepare(c, env, options)));
+    const issuers = new Map(prepared.map((p) => [p.config.issuer, p]));
+    return new TokenVerifier(issuers, options.now ?? Date.now);
   }
 
   get issuerCount(): number {
@@ -107,6 +184,7 @@ export class TokenVerifier {
         audience: config.audience,
         requiredClaims: ['exp'],
         clockTolerance: config.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_S,
+        currentDate: new Date(this.#now()),
       };
       const result =
         issuer.key instanceof Uint8Array
@@ -114,9 +192,7 @@ export class TokenVerifier {
           : await jwtVerify(token, issuer.key, options);
       payload = result.payload;
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new TokenRejectedError('Token has expired');
-      if (error instanceof TokenRejectedError) throw error;
-      throw new TokenRejectedError('Token is invalid');
+      throw rejection(error);
     }
     return this.#principal(payload, config);
   }
@@ -136,6 +212,7 @@ export class TokenVerifier {
       plan,
       scopes: scopesOf(payload, claims.scopes ?? 'scope'),
       expiresAt: (payload.exp ?? 0) * 1000,
+      issuedAt: payload.iat === undefined ? undefined : payload.iat * 1000,
       method: 'jwt',
       credentialId: payload.jti ?? `jwt:${config.issuer}:${userId}`,
     };

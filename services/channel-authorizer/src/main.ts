@@ -1,6 +1,6 @@
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv } from '@switchboard/config';
-import { logBusStatus, runMain, stopOnSignals, VERSION } from '@switchboard/runtime';
+import { logBusStatus, runMain, stopOnSignals, inOrder, VERSION } from '@switchboard/runtime';
 import { createLogger, startTracing } from '@switchboard/telemetry';
 
 import { AuthorizerSettings } from './config.ts';
@@ -36,10 +36,7 @@ runMain(logger, async () => {
 
   stopOnSignals(
     logger,
-    async () => {
-      await bus.drain();
-      await stopTracing();
-    },
+    inOrder(() => bus.drain(), stopTracing),
     settings.SHUTDOWN_TIMEOUT_MS,
   );
 });

@@ -11,16 +11,20 @@ import uWS, {
 } from 'uWebSockets.js';
 
 import { AuthClient } from '@switchboard/auth';
-import type { Bus } from '@switchboard/bus';
+import type { Bus, BusMessage, BusSubscription } from '@switchboard/bus';
 import { AuthorizerClient, LimitsClient } from '@switchboard/channel-authorizer';
 import {
   CloseCodes,
+  ControlSubjects,
+  decoder,
+  RevocationNotice,
   errorFrame,
   parseClientMessage,
   type ParseResult,
   rateLimitWarningFrame,
   SERVER_PING_FRAME,
   timestamp,
+  revocationCovers,
   UNAUTHENTICATED_LIMITS,
 } from '@switchboard/protocol';
 import { listen, sendText, stopListening } from '@switchboard/runtime';
@@ -40,6 +44,8 @@ import {
 import { TopicRegistry } from './topics.ts';
 
 type Socket = WebSocket<Connection>;
+
+const decodeNotice = decoder(RevocationNotice);
 
 /** The connection's messages-per-minute limit; before auth, that of the smallest plan. */
 function messageLimit(conn: Connection): number | null {
@@ -79,6 +85,7 @@ export class Gateway {
   #livenessTimer?: NodeJS.Timeout;
   #backlogTimer?: NodeJS.Timeout;
   #heartbeatTimer?: NodeJS.Timeout;
+  #revocations?: BusSubscription;
   #slowConsumers = 0;
   #stopping = false;
 
@@ -137,9 +144,29 @@ export class Gateway {
     };
   }
 
+  /** Closes, on this gateway, every connection a revocation covers (close 4502). */
+  #onRevoked(message: BusMessage): void {
+    let notice: RevocationNotice;
+    try {
+      notice = decodeNotice(message.data);
+    } catch (err) {
+      return this.logger.error({ err }, 'malformed revocation notice');
+    }
+    const { code, reason } = CloseCodes.credentialsRevoked;
+    let closed = 0;
+    for (const ws of this.#connections) {
+      const principal = ws.getUserData().principal;
+      if (!principal || !revocationCovers(notice, principal)) continue;
+      closed++;
+      ws.end(code, reason);
+    }
+    this.logger.info({ tenant: notice.tenant, kind: notice.kind, closed }, 'revocation applied');
+  }
+
   async listen(): Promise<number> {
     const { socket, port } = await listen(this.app, this.settings.HOST, this.settings.PORT);
     this.#listenSocket = socket;
+    this.#revocations = this.bus.subscribe(ControlSubjects.revoked, (m) => this.#onRevoked(m));
     this.#livenessTimer = setInterval(() => this.#checkLiveness(), this.settings.PING_INTERVAL_MS);
     this.#backlogTimer = setInterval(() => this.#checkBacklogs(), BACKLOG_CHECK_MS);
     this.#heartbeatTimer = setInterval(
@@ -156,6 +183,7 @@ export class Gateway {
     clearInterval(this.#livenessTimer);
     clearInterval(this.#backlogTimer);
     clearInterval(this.#heartbeatTimer);
+    this.#revocations?.unsubscribe();
     if (this.#listenSocket) stopListening(this.#listenSocket);
     const { code, reason } = CloseCodes.serviceRestart;
     for (const ws of [...this.#connections]) ws.end(code, reason);

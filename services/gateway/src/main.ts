@@ -7,6 +7,7 @@ import {
   mountHealthAndFallback,
   runMain,
   stopOnSignals,
+  inOrder,
   VERSION,
 } from '@switchboard/runtime';
 import { createLogger, startTracing } from '@switchboard/telemetry';
@@ -49,11 +50,11 @@ runMain(logger, async () => {
 
   stopOnSignals(
     logger,
-    async () => {
-      gateway.stop();
-      await bus.drain();
-      await stopTracing();
-    },
+    inOrder(
+      () => gateway.stop(),
+      () => bus.drain(),
+      stopTracing,
+    ),
     settings.SHUTDOWN_TIMEOUT_MS,
   );
 });

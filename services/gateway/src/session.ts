@@ -50,6 +50,19 @@ function sameIdentity(a: Principal, b: Principal): boolean {
   return a.tenant === b.tenant && a.userId === b.userId && a.appId === b.appId;
 }
 
+/** A temporary `server_error`: a service we depend on did not answer; the client may retry. */
+function replyUnavailable(
+  ws: Socket,
+  requestId: string | undefined,
+  reason: string,
+  channel: string,
+): void {
+  reply(
+    ws,
+    errorFrame({ code: 'server_error', requestId, details: { reason, channel }, temporary: true }),
+  );
+}
+
 /** Principals shared by connections with the same credential; cleared when it grows large. */
 const principals = new Map<string, Principal>();
 const MAX_INTERNED_PRINCIPALS = 10_000;
@@ -139,6 +152,10 @@ export async function authenticate(
   }
   if (conn.closed) return;
 
+  if (!result.ok && result.temporary) {
+    ctx.logger.warn({ connId: conn.id, reason: result.message }, 'auth temporarily unavailable');
+    return reply(ws, authErrorFrame('server_error', result.message, requestId, true));
+  }
   if (!result.ok) {
     conn.authFailures++;
     ctx.logger.info(
@@ -268,16 +285,7 @@ async function subscribe(
     result = await ctx.authorizer.authorize({ principal, channel, params });
   } catch (err) {
     ctx.logger.error({ err, connId: conn.id, channel }, 'channel-authorizer unavailable');
-    const reason = 'Authorization is temporarily unavailable';
-    return reply(
-      ws,
-      errorFrame({
-        code: 'server_error',
-        requestId,
-        details: { reason, channel },
-        temporary: true,
-      }),
-    );
+    return replyUnavailable(ws, requestId, 'Authorization is temporarily unavailable', channel);
   }
   if (conn.closed) return;
   if (!result.ok) {
@@ -321,16 +329,7 @@ async function subscribe(
   } catch (err) {
     ctx.logger.error({ err, connId: conn.id, channel }, 'bus did not register the subscription');
     if (!conn.closed) dropSubscription(ctx, ws, grant.subscriptionId);
-    const reason = 'Subscribing is temporarily unavailable';
-    return reply(
-      ws,
-      errorFrame({
-        code: 'server_error',
-        requestId,
-        details: { reason, channel },
-        temporary: true,
-      }),
-    );
+    return replyUnavailable(ws, requestId, 'Subscribing is temporarily unavailable', channel);
   }
   reply(ws, subscriptionSuccessFrame(channel, params, grant.subscriptionId, requestId));
 }

@@ -2,9 +2,11 @@ import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 
 import type { Logger } from '@switchboard/telemetry';
 
+import type { Revoker } from './admin.ts';
 import { HTTP_STATUS, type EventPublisher, type PublishOutcome } from './publisher.ts';
 
 const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK',
   202: '202 Accepted',
   400: '400 Bad Request',
   401: '401 Unauthorized',
@@ -19,6 +21,18 @@ export function credentialFrom(authorization: string, apiKeyHeader: string): str
   return bearer?.[1] ?? (apiKeyHeader.trim() || undefined);
 }
 
+/** What a JSON route learnt from its request before any await. */
+interface JsonRequest {
+  readonly credential: string | undefined;
+  readonly body: unknown;
+  /** The caller's W3C trace context, when it sent one. */
+  readonly trace: Record<string, string> | undefined;
+}
+
+/** Outcome of the publish API and the admin API; an error maps to its HTTP status. */
+type Outcome =
+  PublishOutcome | { readonly ok: true; readonly status: number; readonly body: unknown };
+
 function send(res: HttpResponse, status: number, body: unknown, closeConnection = false): void {
   res.cork(() => {
     res
@@ -28,7 +42,8 @@ function send(res: HttpResponse, status: number, body: unknown, closeConnection 
   });
 }
 
-function sendOutcome(res: HttpResponse, outcome: PublishOutcome): void {
+function sendOutcome(res: HttpResponse, outcome: Outcome): void {
+  if (outcome.ok && 'status' in outcome) return send(res, outcome.status, outcome.body);
   if (outcome.ok) return send(res, 202, { id: outcome.id, status: 'accepted' });
   const { code, message, details, temporary } = outcome;
   send(res, HTTP_STATUS[code] ?? 500, { error: { code, message, details, temporary } });
@@ -62,18 +77,23 @@ function readBody(
   });
 }
 
-/** Mounts `POST /v1/events` on a uWebSockets.js app. */
-export function mountPublishApi(
+/**
+ * A `POST` route taking a JSON body of at most `maxBodyBytes`: headers are read before
+ * anything awaits (uWebSockets.js invalidates the request), aborts are tracked, and a
+ * handler that throws answers 503.
+ */
+function mountJsonRoute(
   app: TemplatedApp,
-  publisher: EventPublisher,
+  path: string,
   options: { maxBodyBytes: number; logger: Logger },
+  handle: (request: JsonRequest) => Promise<Outcome>,
 ): void {
   const { maxBodyBytes, logger } = options;
   const tooLarge = {
     error: { code: 'payload_too_large', message: `Body exceeds ${maxBodyBytes} bytes` },
   };
 
-  app.post('/v1/events', (res, req) => {
+  app.post(path, (res, req) => {
     const credential = credentialFrom(req.getHeader('authorization'), req.getHeader('x-api-key'));
     const declared = Number(req.getHeader('content-length') || 0);
     const traceparent = req.getHeader('traceparent');
@@ -94,23 +114,42 @@ export function mountPublishApi(
         body = JSON.parse(raw.toString('utf8'));
       } catch {
         const reason = 'Body is not valid JSON';
-        return send(res, 400, {
-          error: { code: 'invalid_message_format', message: reason, details: { reason } },
-        });
+        const error = { code: 'invalid_message_format', message: reason, details: { reason } };
+        return send(res, 400, { error });
       }
 
-      publisher.publish(credential, body, 'http', trace).then(
+      handle({ credential, body, trace }).then(
         (outcome) => {
           if (!aborted) sendOutcome(res, outcome);
         },
         (err: unknown) => {
-          logger.error({ err }, 'publish failed');
-          if (!aborted)
-            send(res, 503, {
-              error: { code: 'server_error', message: 'Publish failed', temporary: true },
-            });
+          logger.error({ err, path }, 'request failed');
+          const error = { code: 'server_error', message: 'Request failed', temporary: true };
+          if (!aborted) send(res, 503, { error });
         },
       );
     });
   });
+}
+
+/** Mounts `POST /v1/events` on a uWebSockets.js app. */
+export function mountPublishApi(
+  app: TemplatedApp,
+  publisher: EventPublisher,
+  options: { maxBodyBytes: number; logger: Logger },
+): void {
+  mountJsonRoute(app, '/v1/events', options, ({ credential, body, trace }) =>
+    publisher.publish(credential, body, 'http', trace),
+  );
+}
+
+/** Mounts `POST /v1/admin/revocations` (keys with the `admin` scope) on a uWebSockets.js app. */
+export function mountAdminApi(
+  app: TemplatedApp,
+  revoker: Revoker,
+  options: { maxBodyBytes: number; logger: Logger },
+): void {
+  mountJsonRoute(app, '/v1/admin/revocations', options, ({ credential, body }) =>
+    revoker.revoke(credential, body),
+  );
 }

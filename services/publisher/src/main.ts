@@ -10,12 +10,14 @@ import {
   runMain,
   stopListening,
   stopOnSignals,
+  inOrder,
   VERSION,
 } from '@switchboard/runtime';
 import { createLogger, startTracing } from '@switchboard/telemetry';
 
 import { PublisherSettings } from './config.ts';
-import { mountPublishApi } from './http.ts';
+import { Revoker } from './admin.ts';
+import { mountAdminApi, mountPublishApi } from './http.ts';
 import { servePublishEndpoint } from './nats-endpoint.ts';
 import { EventPublisher } from './publisher.ts';
 
@@ -32,16 +34,15 @@ runMain(logger, async () => {
     name: 'switchboard-publisher',
   });
   logBusStatus(bus, logger);
-  const publisher = new EventPublisher(
-    bus,
-    new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
-    logger,
-  );
+  const auth = new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS);
+  const publisher = new EventPublisher(bus, auth, logger);
   await servePublishEndpoint(bus, publisher, { maxBodyBytes: settings.MAX_BODY_BYTES, logger });
 
   const app = uWS.App();
   let stopping = false;
-  mountPublishApi(app, publisher, { maxBodyBytes: settings.MAX_BODY_BYTES, logger });
+  const http = { maxBodyBytes: settings.MAX_BODY_BYTES, logger };
+  mountPublishApi(app, publisher, http);
+  mountAdminApi(app, new Revoker(bus, auth, settings.UPSTREAM_TIMEOUT_MS, logger), http);
   mountHealthAndFallback(app, () => !stopping);
   const { socket, port } = await listen(app, settings.HOST, settings.PORT);
   logger.info(
@@ -58,12 +59,12 @@ runMain(logger, async () => {
 
   stopOnSignals(
     logger,
-    async () => {
-      stopping = true;
-      stopListening(socket);
-      await bus.drain();
-      await stopTracing();
-    },
+    inOrder(
+      () => (stopping = true),
+      () => stopListening(socket),
+      () => bus.drain(),
+      stopTracing,
+    ),
     settings.SHUTDOWN_TIMEOUT_MS,
   );
 });

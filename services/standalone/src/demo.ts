@@ -19,6 +19,8 @@ export interface DemoCredentials {
   /** Plain keys, shown once in the banner: one client key per plan, one server key. */
   readonly clientKeys: Readonly<Record<string, string>>;
   readonly serverKey: string;
+  /** Revokes keys, tokens and users of the demo tenant (`npm run keys -- revoke`). */
+  readonly adminKey: string;
   readonly jwtSecret: string;
   readonly sampleToken: string;
 }
@@ -55,6 +57,15 @@ export async function createDemoCredentials(): Promise<DemoCredentials> {
     scopes: ['publish'],
     label: 'demo server key',
   });
+  const adminKey = generateApiKey();
+  apiKeys.push({
+    hash: hashApiKey(adminKey),
+    tenant: DEMO_TENANT,
+    plan: 'enterprise',
+    appId: 'demo-ops',
+    scopes: ['admin'],
+    label: 'demo admin key',
+  });
 
   const jwtSecret = randomBytes(32).toString('base64url');
   const sampleToken = await new SignJWT({ tenant: DEMO_TENANT, plan: 'professional' })
@@ -70,7 +81,7 @@ export async function createDemoCredentials(): Promise<DemoCredentials> {
     apiKeys,
     jwt: [{ issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE, secret: jwtSecret }],
   };
-  return { credentials, clientKeys, serverKey, jwtSecret, sampleToken };
+  return { credentials, clientKeys, serverKey, adminKey, jwtSecret, sampleToken };
 }
 
 /** Where a person reaches the demo. */
@@ -112,6 +123,7 @@ export function demoBanner(demo: DemoCredentials, endpoints: DemoEndpoints): str
       ([plan, key]) => `  ${plan.padEnd(13)} ${key}   (user ${PLAN_USERS[plan]})`,
     ),
     `Server key (scope publish):  ${demo.serverKey}`,
+    `Admin key (scope admin):     ${demo.adminKey}`,
     '',
     `Dev JWT (HS256, iss ${DEMO_ISSUER}, aud ${DEMO_AUDIENCE}, user erin, 1 h):`,
     `  ${demo.sampleToken}`,

@@ -7,12 +7,19 @@ import {
 } from '@switchboard/channel-authorizer';
 import { loadEnv } from '@switchboard/config';
 import { Gateway } from '@switchboard/gateway';
-import { EventPublisher, mountPublishApi, servePublishEndpoint } from '@switchboard/publisher';
+import {
+  EventPublisher,
+  mountAdminApi,
+  mountPublishApi,
+  Revoker,
+  servePublishEndpoint,
+} from '@switchboard/publisher';
 import {
   logBusStatus,
   mountHealthAndFallback,
   runMain,
   stopOnSignals,
+  inOrder,
   VERSION,
 } from '@switchboard/runtime';
 import { createLogger, startTracing } from '@switchboard/telemetry';
@@ -43,21 +50,21 @@ runMain(logger, async () => {
   await serveConnectionLimits(bus, new MemoryLedger(), authorizerLogger);
 
   const publisherLogger = createLogger('publisher', level);
-  const publisher = new EventPublisher(
-    bus,
-    new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
-    publisherLogger,
-  );
+  const auth = new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS);
+  const publisher = new EventPublisher(bus, auth, publisherLogger);
   await servePublishEndpoint(bus, publisher, {
     maxBodyBytes: settings.MAX_BODY_BYTES,
     logger: publisherLogger,
   });
 
   const gateway = new Gateway(bus, settings, createLogger('gateway', level));
-  mountPublishApi(gateway.app, publisher, {
-    maxBodyBytes: settings.MAX_BODY_BYTES,
-    logger: publisherLogger,
-  });
+  const http = { maxBodyBytes: settings.MAX_BODY_BYTES, logger: publisherLogger };
+  mountPublishApi(gateway.app, publisher, http);
+  mountAdminApi(
+    gateway.app,
+    new Revoker(bus, auth, settings.UPSTREAM_TIMEOUT_MS, publisherLogger),
+    http,
+  );
   mountHealthAndFallback(gateway.app, () => gateway.ready);
   const port = await gateway.listen();
 
@@ -84,11 +91,11 @@ runMain(logger, async () => {
 
   stopOnSignals(
     logger,
-    async () => {
-      gateway.stop();
-      await bus.drain();
-      await stopTracing();
-    },
+    inOrder(
+      () => gateway.stop(),
+      () => bus.drain(),
+      stopTracing,
+    ),
     settings.SHUTDOWN_TIMEOUT_MS,
   );
 });
