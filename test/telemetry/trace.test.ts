@@ -1,7 +1,12 @@
 import { node, tracing } from '@opentelemetry/sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { AuthClient, readCredentialsFile, startAuthService } from '@switchboard/auth';
+import {
+  AuthClient,
+  MemoryRevocations,
+  readCredentialsFile,
+  startAuthService,
+} from '@switchboard/auth';
 import { NatsBus } from '@switchboard/bus';
 import { startChannelAuthorizer } from '@switchboard/channel-authorizer';
 import { Gateway, SocketSettings } from '@switchboard/gateway';
@@ -19,7 +24,9 @@ import { connect } from '../harness/ws-client.ts';
  */
 describe('tracing', () => {
   const exporter = new tracing.InMemorySpanExporter();
-  const provider = new node.NodeTracerProvider({ spanProcessors: [new tracing.SimpleSpanProcessor(exporter)] });
+  const provider = new node.NodeTracerProvider({
+    spanProcessors: [new tracing.SimpleSpanProcessor(exporter)],
+  });
   let nats: NatsServer;
   let buses: NatsBus[] = [];
   let gateway: Gateway;
@@ -33,12 +40,17 @@ describe('tracing', () => {
     const logger = createLogger('test', 'silent');
     const connect = (name: string) => NatsBus.connect({ servers: nats.url, name });
     buses = await Promise.all(['auth', 'authz', 'publisher', 'gateway'].map(connect));
-    const [authBus, authzBus, publisherBus, gatewayBus] = buses as [NatsBus, NatsBus, NatsBus, NatsBus];
+    const [authBus, authzBus, publisherBus, gatewayBus] = buses as [
+      NatsBus,
+      NatsBus,
+      NatsBus,
+      NatsBus,
+    ];
 
     await startAuthService(authBus, readCredentialsFile(credentials.path), logger);
     await startChannelAuthorizer(authzBus, logger);
     const settings = loadEnv(SocketSettings, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent' });
-    gateway = new Gateway(gatewayBus, settings, logger);
+    gateway = new Gateway(gatewayBus, settings, logger, { revocations: new MemoryRevocations() });
     const publisher = new EventPublisher(publisherBus, new AuthClient(publisherBus, 2000), logger);
     mountPublishApi(gateway.app, publisher, { maxBodyBytes: 65536, logger });
     port = await gateway.listen();
@@ -61,8 +73,16 @@ describe('tracing', () => {
 
     const response = await fetch(`http://127.0.0.1:${port}/v1/events`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${credentials.keys.acmeServer}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ channel: 'chat.messages', event: 'chat.message', room_id: 'r1', data: { t: 1 } }),
+      headers: {
+        authorization: `Bearer ${credentials.keys.acmeServer}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        channel: 'chat.messages',
+        event: 'chat.message',
+        room_id: 'r1',
+        data: { t: 1 },
+      }),
     });
     expect(response.status).toBe(202);
     await client.next((f) => f.type === 'event');

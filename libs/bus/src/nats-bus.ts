@@ -31,7 +31,10 @@ export interface NatsBusOptions {
   /** Connection name shown by the server (`nats server report connections`). */
   readonly name: string;
   readonly connectTimeoutMs?: number;
-  /** A `.creds` file (user JWT and NKey seed); TLS comes from `tls://` server URLs. */
+  /**
+   * A `.creds` file (user JWT and NKey seed). TLS is used whenever the server requires or
+   * offers it; client certificates are not configurable yet.
+   */
   readonly credsFile?: string;
 }
 

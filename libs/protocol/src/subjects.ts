@@ -25,11 +25,6 @@ export const ServiceSubjects = {
   authRevoke: `${ROOT}.svc.auth.revoke`,
 } as const;
 
-/** Broadcasts every gateway listens to (no queue group). */
-export const ControlSubjects = {
-  revoked: `${ROOT}.ctl.revoked`,
-} as const;
-
 /** Parameters as they sit at the top level of a subscribe or publish message. */
 export type ChannelParams = Readonly<Record<string, string>>;
 

@@ -13,7 +13,12 @@ export { serveAuth } from './service.ts';
 export { TokenVerifier } from './token-verifier.ts';
 export { PlanCatalog } from './plan-catalog.ts';
 export { AuthSettings } from './config.ts';
-export { KvRevocations, MemoryRevocations, type RevocationStore } from './revocations.ts';
+export {
+  isRevoked,
+  KvRevocations,
+  MemoryRevocations,
+  type RevocationStore,
+} from './revocations.ts';
 
 import type { Bus } from '@switchboard/bus';
 import type { Logger } from '@switchboard/telemetry';

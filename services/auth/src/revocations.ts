@@ -3,13 +3,26 @@ import { createHash } from 'node:crypto';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 
-import type { Principal, Revocation } from '@switchboard/protocol';
+import {
+  decoder,
+  RevocationNotice,
+  revocationCovers,
+  type Principal,
+  type Revocation,
+} from '@switchboard/protocol';
 
-/** Stored revocations: what is revoked and since when (epoch ms). */
+const decodeNotice = decoder(RevocationNotice);
+
+/**
+ * Stored revocations, shared by auth (which refuses revoked credentials) and gateways
+ * (which close the live connections a revocation covers).
+ */
 export interface RevocationStore {
   add(revocation: Revocation, at: number): Promise<void>;
   /** When this exact key, token or user was revoked, or undefined. */
   revokedAt(revocation: Revocation): number | undefined;
+  /** Called for every revocation added from now on, by any process. */
+  onRevoked(listener: (notice: RevocationNotice) => void): void;
 }
 
 /** A KV-safe key for a revocation; ids of tokens may hold any characters. */
@@ -22,35 +35,49 @@ function storeKey({ kind, tenant, id }: Revocation): string {
  * at any time, or its user by a revocation later than the token was issued.
  */
 export function isRevoked(store: RevocationStore, principal: Principal): boolean {
-  const { tenant, method, credentialId, userId, issuedAt } = principal;
-  if (method === 'api_key')
-    return store.revokedAt({ kind: 'key', tenant, id: credentialId }) !== undefined;
-  if (store.revokedAt({ kind: 'token', tenant, id: credentialId }) !== undefined) return true;
-  if (userId === undefined) return false;
-  const userRevokedAt = store.revokedAt({ kind: 'user', tenant, id: userId });
-  return userRevokedAt !== undefined && (issuedAt === undefined || issuedAt <= userRevokedAt);
+  const { tenant, method, credentialId, userId } = principal;
+  const candidates: Revocation[] =
+    method === 'api_key'
+      ? [{ kind: 'key', tenant, id: credentialId }]
+      : [
+          { kind: 'token', tenant, id: credentialId },
+          ...(userId ? [{ kind: 'user' as const, tenant, id: userId }] : []),
+        ];
+  return candidates.some((revocation) => {
+    const at = store.revokedAt(revocation);
+    return at !== undefined && revocationCovers({ ...revocation, at }, principal);
+  });
 }
 
 /** Revocations of a standalone process. */
 export class MemoryRevocations implements RevocationStore {
   readonly #entries = new Map<string, number>();
+  readonly #listeners: Array<(notice: RevocationNotice) => void> = [];
 
   add(revocation: Revocation, at: number): Promise<void> {
     this.#entries.set(storeKey(revocation), at);
+    for (const listener of this.#listeners) listener({ ...revocation, at });
     return Promise.resolve();
   }
 
   revokedAt(revocation: Revocation): number | undefined {
     return this.#entries.get(storeKey(revocation));
   }
+
+  onRevoked(listener: (notice: RevocationNotice) => void): void {
+    this.#listeners.push(listener);
+  }
 }
 
 /**
- * Revocations in JetStream KV, shared by every auth replica: each keeps a local copy
- * fed by a watch, so a check costs no round trip.
+ * Revocations in JetStream KV, shared by every auth replica and gateway: each keeps a
+ * local copy fed by a watch, so a check costs no round trip, and a process that was
+ * disconnected catches up from the bucket instead of missing a broadcast.
  */
 export class KvRevocations implements RevocationStore {
-  readonly #entries = new Map<string, number>();
+  readonly #entries = new Map<string, RevocationNotice>();
+  readonly #listeners: Array<(notice: RevocationNotice) => void> = [];
+  #loaded = false;
 
   private constructor(private readonly kv: KV) {}
 
@@ -62,31 +89,39 @@ export class KvRevocations implements RevocationStore {
   }
 
   async add(revocation: Revocation, at: number): Promise<void> {
-    const key = storeKey(revocation);
-    await this.kv.put(key, Buffer.from(String(at)));
-    this.#entries.set(key, at);
+    const notice: RevocationNotice = { ...revocation, at };
+    await this.kv.put(storeKey(revocation), Buffer.from(JSON.stringify(notice)));
+    this.#entries.set(storeKey(revocation), notice);
   }
 
   revokedAt(revocation: Revocation): number | undefined {
-    return this.#entries.get(storeKey(revocation));
+    return this.#entries.get(storeKey(revocation))?.at;
+  }
+
+  onRevoked(listener: (notice: RevocationNotice) => void): void {
+    this.#listeners.push(listener);
   }
 
   /** Loads every entry, then keeps following changes in the background. */
   async #follow(): Promise<void> {
     const watch = await this.kv.watch();
-    let loaded!: () => void;
-    const initial = new Promise<void>((resolve) => (loaded = resolve));
+    let markLoaded!: () => void;
+    const loaded = new Promise<void>((resolve) => (markLoaded = resolve));
     void (async () => {
       for await (const entry of watch) {
-        if (entry.operation === 'PUT')
-          this.#entries.set(entry.key, Number(Buffer.from(entry.value).toString()));
-        else this.#entries.delete(entry.key);
-        if (entry.delta === 0) loaded();
+        if (entry.operation !== 'PUT') {
+          this.#entries.delete(entry.key);
+        } else {
+          const notice = decodeNotice(entry.value);
+          this.#entries.set(entry.key, notice);
+          if (this.#loaded) for (const listener of this.#listeners) listener(notice);
+        }
+        if (entry.delta === 0) markLoaded();
       }
     })();
-    // An empty bucket has no entry with delta 0 to signal the end of the initial values.
-    const status = await this.kv.status();
-    if (status.values === 0) loaded();
-    await initial;
+    // An empty bucket has no entry with delta 0 to mark the end of the initial values.
+    if ((await this.kv.status()).values === 0) markLoaded();
+    await loaded;
+    this.#loaded = true;
   }
 }

@@ -1,12 +1,10 @@
 import type { Bus } from '@switchboard/bus';
 import {
-  ControlSubjects,
   decoder,
   encodeJson,
   Revocation,
   ServiceSubjects,
   type OkReply,
-  type RevocationNotice,
 } from '@switchboard/protocol';
 import type { Logger } from '@switchboard/telemetry';
 
@@ -15,8 +13,8 @@ import type { RevocationStore } from './revocations.ts';
 const decodeRevocation = decoder(Revocation);
 
 /**
- * Serves `sb.svc.auth.revoke`: stores the revocation (so later attempts are refused),
- * then tells every gateway on `sb.ctl.revoked` to close the connections it covers.
+ * Serves `sb.svc.auth.revoke`: stores the revocation, so later attempts are refused and
+ * every gateway following the store closes the connections it covers.
  */
 export async function serveRevocations(
   bus: Bus,
@@ -32,10 +30,7 @@ export async function serveRevocations(
     },
     async (message) => {
       const revocation = decodeRevocation(message.data);
-      const at = Date.now();
-      await store.add(revocation, at);
-      const notice: RevocationNotice = { ...revocation, at };
-      bus.publish(ControlSubjects.revoked, encodeJson(notice));
+      await store.add(revocation, Date.now());
       logger.info({ tenant: revocation.tenant, kind: revocation.kind }, 'credential revoked');
       return encodeJson({ ok: true } satisfies OkReply);
     },

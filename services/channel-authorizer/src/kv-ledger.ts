@@ -82,9 +82,11 @@ export class KvLedger implements ConnectionLedger {
     throw new LedgerContentionError(`too much contention on ${lease.account}`);
   }
 
-  async heartbeat(gateway: string): Promise<void> {
+  async heartbeat(gateway: string): Promise<boolean> {
+    const before = await this.gateways.get(gateway);
     await this.gateways.put(gateway, Buffer.from(new Date().toISOString()));
     this.#liveness.set(gateway, { alive: true, checked: Date.now() });
+    return before?.operation === 'PUT';
   }
 
   /** Writes only if nobody else wrote since `revision`; false when someone did. */

@@ -10,7 +10,8 @@ export interface ConnectionLedger {
   /** Adds the connection if the account holds fewer than `limit`; idempotent per connection. */
   acquire(lease: ConnectionLease, limit: number): Promise<AcquireResult>;
   release(lease: ConnectionLease): Promise<void>;
-  heartbeat(gateway: string): Promise<void>;
+  /** Records that the instance is alive; true when it already was (no gap since its last beat). */
+  heartbeat(gateway: string): Promise<boolean>;
 }
 
 /** Connection ids of one account, by gateway instance. */
@@ -72,7 +73,7 @@ export class MemoryLedger implements ConnectionLedger {
     return Promise.resolve();
   }
 
-  heartbeat(): Promise<void> {
-    return Promise.resolve();
+  heartbeat(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 }

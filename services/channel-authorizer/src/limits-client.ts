@@ -23,8 +23,10 @@ export class LimitsClient {
     await this.#call(ServiceSubjects.connectionRelease, lease);
   }
 
-  async heartbeat(gateway: string): Promise<void> {
-    await this.#call(ServiceSubjects.gatewayHeartbeat, { gateway });
+  /** True when the instance was alive already; false when new or back after its lease ran out. */
+  async heartbeat(gateway: string): Promise<boolean> {
+    const reply = await this.#call(ServiceSubjects.gatewayHeartbeat, { gateway });
+    return reply.ok && reply.count === 1;
   }
 
   async #call(subject: string, body: unknown): Promise<LimitsReply> {

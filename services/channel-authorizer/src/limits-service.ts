@@ -60,8 +60,9 @@ export async function serveConnectionLimits(
   await bus.serve(
     { service, name: 'heartbeat', subject: ServiceSubjects.gatewayHeartbeat },
     async (message) => {
-      await ledger.heartbeat(decodeHeartbeat(message.data).gateway);
-      return encodeJson({ ok: true, count: 0 } satisfies LimitsReply);
+      // `count` 1: the instance was alive already; 0: it is new, or back after its lease ran out.
+      const wasAlive = await ledger.heartbeat(decodeHeartbeat(message.data).gateway);
+      return encodeJson({ ok: true, count: wasAlive ? 1 : 0 } satisfies LimitsReply);
     },
   );
 }

@@ -10,14 +10,12 @@ import uWS, {
   type WebSocketBehavior,
 } from 'uWebSockets.js';
 
-import { AuthClient } from '@switchboard/auth';
-import type { Bus, BusMessage, BusSubscription } from '@switchboard/bus';
+import { AuthClient, type RevocationStore } from '@switchboard/auth';
+import type { Bus } from '@switchboard/bus';
 import { AuthorizerClient, LimitsClient } from '@switchboard/channel-authorizer';
 import {
   CloseCodes,
-  ControlSubjects,
-  decoder,
-  RevocationNotice,
+  type RevocationNotice,
   errorFrame,
   parseClientMessage,
   type ParseResult,
@@ -31,6 +29,7 @@ import { listen, sendText, stopListening } from '@switchboard/runtime';
 import { redactUrl, type Logger } from '@switchboard/telemetry';
 
 import { AddressRate } from './address-rate.ts';
+import { LeaseKeeper } from './leases.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
 import { newConnection, SETTLED, type Connection } from './connection.ts';
@@ -45,7 +44,12 @@ import { TopicRegistry } from './topics.ts';
 
 type Socket = WebSocket<Connection>;
 
-const decodeNotice = decoder(RevocationNotice);
+export interface GatewayOptions {
+  /** Name in logs and in the connection ledger (default `gateway`). */
+  readonly gatewayId?: string;
+  /** Revocations this gateway follows: KV in distributed mode, auth's own store in standalone. */
+  readonly revocations: RevocationStore;
+}
 
 /** The connection's messages-per-minute limit; before auth, that of the smallest plan. */
 function messageLimit(conn: Connection): number | null {
@@ -85,7 +89,6 @@ export class Gateway {
   #livenessTimer?: NodeJS.Timeout;
   #backlogTimer?: NodeJS.Timeout;
   #heartbeatTimer?: NodeJS.Timeout;
-  #revocations?: BusSubscription;
   #slowConsumers = 0;
   #stopping = false;
 
@@ -93,8 +96,9 @@ export class Gateway {
     private readonly bus: Bus,
     private readonly settings: SocketSettings,
     private readonly logger: Logger,
-    gatewayId = 'gateway',
+    options: GatewayOptions,
   ) {
+    const { gatewayId = 'gateway', revocations } = options;
     // A restarted gateway is a new instance, so connections of its past life expire with their lease.
     const instance = `${gatewayId}-${randomBytes(6).toString('base64url')}`;
     this.app = uWS.App();
@@ -109,12 +113,18 @@ export class Gateway {
       auth: new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
       authorizer: new AuthorizerClient(bus, settings.UPSTREAM_TIMEOUT_MS),
       topics: this.#topics,
-      limits: new LimitsClient(bus, settings.UPSTREAM_TIMEOUT_MS),
-      instance,
+      leases: new LeaseKeeper(
+        new LimitsClient(bus, settings.UPSTREAM_TIMEOUT_MS),
+        instance,
+        logger,
+      ),
       logger,
       maxAuthFailures: settings.MAX_AUTH_FAILURES,
+      revocations,
       expiryNoticeMs: settings.EXPIRY_NOTICE_MS,
+      upstreamTimeoutMs: settings.UPSTREAM_TIMEOUT_MS,
     };
+    revocations.onRevoked((notice) => this.#onRevoked(notice));
     const behavior = this.#behavior();
     this.app.ws('/v1', behavior).ws('/v1/', behavior);
     const upgradeRequired = (res: uWS.HttpResponse): void =>
@@ -145,13 +155,7 @@ export class Gateway {
   }
 
   /** Closes, on this gateway, every connection a revocation covers (close 4502). */
-  #onRevoked(message: BusMessage): void {
-    let notice: RevocationNotice;
-    try {
-      notice = decodeNotice(message.data);
-    } catch (err) {
-      return this.logger.error({ err }, 'malformed revocation notice');
-    }
+  #onRevoked(notice: RevocationNotice): void {
     const { code, reason } = CloseCodes.credentialsRevoked;
     let closed = 0;
     for (const ws of this.#connections) {
@@ -166,7 +170,6 @@ export class Gateway {
   async listen(): Promise<number> {
     const { socket, port } = await listen(this.app, this.settings.HOST, this.settings.PORT);
     this.#listenSocket = socket;
-    this.#revocations = this.bus.subscribe(ControlSubjects.revoked, (m) => this.#onRevoked(m));
     this.#livenessTimer = setInterval(() => this.#checkLiveness(), this.settings.PING_INTERVAL_MS);
     this.#backlogTimer = setInterval(() => this.#checkBacklogs(), BACKLOG_CHECK_MS);
     this.#heartbeatTimer = setInterval(
@@ -183,7 +186,6 @@ export class Gateway {
     clearInterval(this.#livenessTimer);
     clearInterval(this.#backlogTimer);
     clearInterval(this.#heartbeatTimer);
-    this.#revocations?.unsubscribe();
     if (this.#listenSocket) stopListening(this.#listenSocket);
     const { code, reason } = CloseCodes.serviceRestart;
     for (const ws of [...this.#connections]) ws.end(code, reason);
@@ -293,7 +295,7 @@ export class Gateway {
   /** Keeps this instance's connections counted; a missed beat is retried on the next. */
   async #heartbeat(): Promise<void> {
     try {
-      await this.#session.limits.heartbeat(this.#session.instance);
+      await this.#session.leases.heartbeat();
     } catch (err) {
       this.logger.warn({ err }, 'gateway heartbeat failed');
     }

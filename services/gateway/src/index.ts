@@ -1,2 +1,2 @@
 export { GatewaySettings, SocketSettings } from './config.ts';
-export { Gateway } from './gateway.ts';
+export { Gateway, type GatewayOptions } from './gateway.ts';

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 
+import { KvRevocations } from '@switchboard/auth';
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv } from '@switchboard/config';
 import {
@@ -29,7 +30,10 @@ runMain(logger, async () => {
     name: `switchboard-gateway-${gatewayId}`,
   });
   logBusStatus(bus, logger);
-  const gateway = new Gateway(bus, settings, logger.child({ gatewayId }), gatewayId);
+  const gateway = new Gateway(bus, settings, logger.child({ gatewayId }), {
+    gatewayId,
+    revocations: await KvRevocations.open(bus.connection),
+  });
   mountHealthAndFallback(gateway.app, () => gateway.ready);
   const port = await gateway.listen();
 

@@ -1,7 +1,7 @@
 import type { WebSocket } from 'uWebSockets.js';
 
-import type { AuthClient } from '@switchboard/auth';
-import type { AuthorizerClient, LimitsClient } from '@switchboard/channel-authorizer';
+import { isRevoked, type AuthClient, type RevocationStore } from '@switchboard/auth';
+import type { AuthorizerClient } from '@switchboard/channel-authorizer';
 import {
   authErrorFrame,
   authSuccessFrame,
@@ -14,7 +14,6 @@ import {
   accountOf,
   type AuthMessage,
   type ClientMessage,
-  type ConnectionLease,
   type ParseResult,
   type Principal,
   type SubscribeMessage,
@@ -23,6 +22,7 @@ import {
 import type { Logger } from '@switchboard/telemetry';
 
 import type { Connection } from './connection.ts';
+import type { LeaseKeeper } from './leases.ts';
 import { scheduleExpiry } from './expiry.ts';
 import type { TopicRegistry } from './topics.ts';
 
@@ -31,12 +31,15 @@ export interface SessionContext {
   readonly auth: AuthClient;
   readonly authorizer: AuthorizerClient;
   readonly topics: TopicRegistry;
-  readonly limits: LimitsClient;
-  /** This gateway process: connections are counted per instance. */
-  readonly instance: string;
+  /** This instance's connection slots in the cluster-wide ledger. */
+  readonly leases: LeaseKeeper;
   readonly logger: Logger;
   readonly maxAuthFailures: number;
+  /** Checked once a principal is known, so a revocation during the auth round trip still applies. */
+  readonly revocations: RevocationStore;
   readonly expiryNoticeMs: number;
+  /** How long to wait for the bus to confirm a new subscription. */
+  readonly upstreamTimeoutMs: number;
 }
 
 type Socket = WebSocket<Connection>;
@@ -48,6 +51,19 @@ export function reply(ws: Socket, frame: string): void {
 
 function sameIdentity(a: Principal, b: Principal): boolean {
   return a.tenant === b.tenant && a.userId === b.userId && a.appId === b.appId;
+}
+
+/** Settles like `promise`, or rejects once `ms` have passed. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A temporary `server_error`: a service we depend on did not answer; the client may retry. */
@@ -181,12 +197,23 @@ export async function authenticate(
       ),
     );
   }
+  // Auth allows some clock skew; a connection is never opened on a token already past its exp.
+  if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
+    return reply(ws, authErrorFrame('invalid_credentials', 'Token has expired', requestId));
+  }
   if (!conn.principal && !(await holdConnectionSlot(ctx, ws, principal, requestId))) return;
   if (conn.closed) return;
+  if (isRevoked(ctx.revocations, principal)) {
+    if (conn.lease && !conn.principal) ctx.leases.release(conn.lease);
+    if (!conn.principal) conn.lease = undefined;
+    return reply(
+      ws,
+      authErrorFrame('invalid_credentials', 'Credential has been revoked', requestId),
+    );
+  }
   conn.principal = internPrincipal(principal);
   clearTimeout(conn.authTimer);
   conn.authTimer = undefined;
-  scheduleExpiry(ws, ctx.expiryNoticeMs);
   ctx.logger.debug(
     {
       connId: conn.id,
@@ -208,6 +235,7 @@ export async function authenticate(
       requestId,
     }),
   );
+  scheduleExpiry(ws, ctx.expiryNoticeMs);
 }
 
 /**
@@ -224,10 +252,14 @@ async function holdConnectionSlot(
   if (limit === null) return true;
 
   const conn = ws.getUserData();
-  const lease = { account: accountOf(principal), connectionId: conn.id, gateway: ctx.instance };
+  const lease = {
+    account: accountOf(principal),
+    connectionId: conn.id,
+    gateway: ctx.leases.instance,
+  };
   let answer;
   try {
-    answer = await ctx.limits.acquire(lease, limit);
+    answer = await ctx.leases.acquire(lease, limit);
   } catch (err) {
     ctx.logger.error(
       { err, connId: conn.id, tenant: principal.tenant },
@@ -236,7 +268,7 @@ async function holdConnectionSlot(
     answer = undefined;
   }
   if (conn.closed) {
-    if (answer?.ok) releaseLease(ctx, lease);
+    if (answer?.ok) ctx.leases.release(lease);
     return false;
   }
   if (!answer) {
@@ -259,15 +291,6 @@ async function holdConnectionSlot(
   }
   conn.lease = lease;
   return true;
-}
-
-function releaseLease(ctx: SessionContext, lease: ConnectionLease): void {
-  ctx.limits.release(lease).catch((err: unknown) => {
-    ctx.logger.warn(
-      { err, account: lease.account },
-      'connection release failed; the lease will expire',
-    );
-  });
 }
 
 async function subscribe(
@@ -300,7 +323,8 @@ async function subscribe(
   }
 
   const { grant } = result;
-  if (!conn.subscriptions.has(grant.subscriptionId)) {
+  const isNew = !conn.subscriptions.has(grant.subscriptionId);
+  if (isNew) {
     const limit = principal.limits.maxSubscriptionsPerConnection;
     if (limit !== null && conn.subscriptions.size >= limit) {
       const reason = `The ${principal.plan} plan allows ${limit} subscriptions per connection`;
@@ -325,10 +349,10 @@ async function subscribe(
   }
 
   try {
-    await ctx.topics.registered(grant.subjects);
+    await withTimeout(ctx.topics.registered(grant.subjects), ctx.upstreamTimeoutMs);
   } catch (err) {
     ctx.logger.error({ err, connId: conn.id, channel }, 'bus did not register the subscription');
-    if (!conn.closed) dropSubscription(ctx, ws, grant.subscriptionId);
+    if (isNew && !conn.closed) dropSubscription(ctx, ws, grant.subscriptionId);
     return replyUnavailable(ws, requestId, 'Subscribing is temporarily unavailable', channel);
   }
   reply(ws, subscriptionSuccessFrame(channel, params, grant.subscriptionId, requestId));
@@ -361,7 +385,7 @@ function dropSubscription(ctx: SessionContext, ws: Socket, id: string): void {
 export function releaseConnection(ctx: SessionContext, conn: Connection): void {
   clearTimeout(conn.authTimer);
   clearTimeout(conn.expiryTimer);
-  if (conn.lease) releaseLease(ctx, conn.lease);
+  if (conn.lease) ctx.leases.release(conn.lease);
   conn.lease = undefined;
   for (const held of conn.subscriptions.values())
     for (const topic of held.topics) ctx.topics.release(topic);

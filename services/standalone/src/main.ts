@@ -1,4 +1,9 @@
-import { AuthClient, readCredentialsFile, startAuthService } from '@switchboard/auth';
+import {
+  AuthClient,
+  MemoryRevocations,
+  readCredentialsFile,
+  startAuthService,
+} from '@switchboard/auth';
 import { MemoryBus } from '@switchboard/bus';
 import {
   MemoryLedger,
@@ -44,7 +49,8 @@ runMain(logger, async () => {
 
   const bus = new MemoryBus();
   logBusStatus(bus, logger);
-  await startAuthService(bus, credentials, createLogger('auth', level));
+  const revocations = new MemoryRevocations();
+  await startAuthService(bus, credentials, createLogger('auth', level), revocations);
   const authorizerLogger = createLogger('channel-authorizer', level);
   await startChannelAuthorizer(bus, authorizerLogger);
   await serveConnectionLimits(bus, new MemoryLedger(), authorizerLogger);
@@ -57,7 +63,7 @@ runMain(logger, async () => {
     logger: publisherLogger,
   });
 
-  const gateway = new Gateway(bus, settings, createLogger('gateway', level));
+  const gateway = new Gateway(bus, settings, createLogger('gateway', level), { revocations });
   const http = { maxBodyBytes: settings.MAX_BODY_BYTES, logger: publisherLogger };
   mountPublishApi(gateway.app, publisher, http);
   mountAdminApi(
