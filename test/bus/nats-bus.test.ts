@@ -27,7 +27,7 @@ describe('NatsBus against a real nats-server', () => {
     const received = new Promise<BusMessage>((resolve) => {
       b.subscribe('t.wild.*', resolve);
     });
-    await new Promise((resolve) => setTimeout(resolve, 50)); // let the SUB reach the server
+    await b.flush();
     a.publish('t.wild.x', Buffer.from('hello'), { traceparent: '00-abc-def-01' });
 
     const message = await received;
@@ -42,7 +42,9 @@ describe('NatsBus against a real nats-server', () => {
     await b.serve(spec, () => Buffer.from('b'));
 
     const replies = await Promise.all(
-      Array.from({ length: 40 }, () => a.request('t.svc.echo', Buffer.from(''), { timeoutMs: 2000 })),
+      Array.from({ length: 40 }, () =>
+        a.request('t.svc.echo', Buffer.from(''), { timeoutMs: 2000 }),
+      ),
     );
     const counts = { a: 0, b: 0 };
     for (const reply of replies) counts[text(reply) as 'a' | 'b']++;
@@ -52,12 +54,15 @@ describe('NatsBus against a real nats-server', () => {
   });
 
   it('tells "nobody serves this" apart from "nobody answered in time"', async () => {
-    await expect(a.request('t.svc.none', Buffer.from(''), { timeoutMs: 500 })).rejects.toBeInstanceOf(
-      BusNoRespondersError,
+    await expect(
+      a.request('t.svc.none', Buffer.from(''), { timeoutMs: 500 }),
+    ).rejects.toBeInstanceOf(BusNoRespondersError);
+    await b.serve(
+      { service: 'slow', name: 'slow', subject: 't.svc.slow' },
+      () => new Promise(() => {}),
     );
-    await b.serve({ service: 'slow', name: 'slow', subject: 't.svc.slow' }, () => new Promise(() => {}));
-    await expect(a.request('t.svc.slow', Buffer.from(''), { timeoutMs: 100 })).rejects.toBeInstanceOf(
-      BusTimeoutError,
-    );
+    await expect(
+      a.request('t.svc.slow', Buffer.from(''), { timeoutMs: 100 }),
+    ).rejects.toBeInstanceOf(BusTimeoutError);
   });
 });

@@ -27,6 +27,7 @@ describe('KvLedger on JetStream KV', () => {
 
   it('admits exactly the limit when two replicas race for one account', async () => {
     const account = 'acme.u-race';
+    await Promise.all(replicas.map((ledger, i) => ledger.heartbeat(`gw-${i}`)));
     const attempts = Array.from({ length: 8 }, (_, i) =>
       replicas[i % 2]!.acquire({ account, connectionId: `c${i}`, gateway: `gw-${i % 2}` }, 5),
     );

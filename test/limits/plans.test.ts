@@ -133,7 +133,7 @@ describeEachStack('slow consumers', { MAX_BACKPRESSURE_BYTES: 65_536 }, (sut) =>
   });
 });
 
-describeEachStack('connections from one address', { CONNECT_RATE_PER_ADDRESS: 5 }, (sut) => {
+describeEachStack('connections from one address', { CONNECT_RATE_PER_ADDRESS: 1 }, (sut) => {
   it('are refused with HTTP 429 past the burst, and accepted again a moment later', async () => {
     const url = gatewayUrl(sut.stack, { api_key: sut.stack.credentials.keys.alice });
     const outcomes = await Promise.allSettled(Array.from({ length: 15 }, () => connect(url)));

@@ -24,6 +24,7 @@ interface Entry {
  */
 export class MemoryBus implements Bus {
   readonly kind = 'memory';
+  readonly maxPayloadBytes = Number.POSITIVE_INFINITY;
   readonly #exact = new Map<string, Set<Entry>>();
   readonly #wildcard = new Set<Entry>();
   readonly #endpoints = new Map<string, RequestHandler>();

@@ -87,6 +87,7 @@ export class NatsBus implements Bus {
   readonly #nc: NatsConnection;
   readonly #services = new Map<string, Promise<Service>>();
   readonly #listeners: Array<(status: BusStatus) => void> = [];
+  readonly #inFlight = new Set<Promise<void>>();
 
   private constructor(nc: NatsConnection) {
     this.#nc = nc;
@@ -105,6 +106,10 @@ export class NatsBus implements Bus {
         : undefined,
     });
     return new NatsBus(nc);
+  }
+
+  get maxPayloadBytes(): number {
+    return this.#nc.info?.max_payload ?? 1024 * 1024;
   }
 
   /** The underlying connection, for JetStream and KV users (the bus itself is core NATS). */
@@ -153,13 +158,17 @@ export class NatsBus implements Bus {
       subject: endpoint.subject,
       handler: (error, msg) => {
         if (error) return this.#emit({ type: 'error', error });
-        Promise.resolve()
+        const running = Promise.resolve()
           .then(() => handler(toBusMessage(msg)))
-          .then((reply) => msg.respond(reply))
+          .then((reply) => {
+            msg.respond(reply);
+          })
           .catch((cause: unknown) => {
             this.#emit({ type: 'handler_error', subject: msg.subject, error: cause });
             msg.respondError(500, 'internal error');
-          });
+          })
+          .finally(() => this.#inFlight.delete(running));
+        this.#inFlight.add(running);
       },
     });
   }
@@ -179,6 +188,8 @@ export class NatsBus implements Bus {
   async drain(): Promise<void> {
     if (this.#nc.isClosed()) return;
     await Promise.all([...this.#services.values()].map(async (s) => (await s).stop()));
+    // Requests already being handled still get their answer (the caller's shutdown deadline bounds this).
+    await Promise.all(this.#inFlight);
     await this.#nc.drain();
   }
 

@@ -45,6 +45,8 @@ export type BusStatus =
  */
 export interface Bus {
   readonly kind: 'nats' | 'memory';
+  /** Largest message the bus carries (NATS: the server's max_payload). */
+  readonly maxPayloadBytes: number;
   publish(subject: string, data: Uint8Array, headers?: BusHeaders): void;
   subscribe(subject: string, handler: BusHandler): BusSubscription;
   request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage>;

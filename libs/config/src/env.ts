@@ -14,7 +14,8 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_KEY = /SECRET|PASSWORD|TOKEN|API_KEY|CREDENTIAL/i;
+/** Keys whose values are never echoed in errors (NATS_URL may carry user:password). */
+const SECRET_KEY = /SECRET|PASSWORD|TOKEN|API_KEY|CREDENTIAL|CREDS|NATS_URL/i;
 
 /**
  * Reads a service's settings from environment variables. The schema's property

@@ -25,6 +25,11 @@ export const ServiceSubjects = {
   authRevoke: `${ROOT}.svc.auth.revoke`,
 } as const;
 
+/** True when `subject` is one of `tenant`'s event subjects (no `>`): what a grant may name. */
+export function isTenantEventSubject(tenant: string, subject: string): boolean {
+  return subject.startsWith(`${ROOT}.ev.${tenant}.`) && !subject.split('.').includes('>');
+}
+
 /** Parameters as they sit at the top level of a subscribe or publish message. */
 export type ChannelParams = Readonly<Record<string, string>>;
 

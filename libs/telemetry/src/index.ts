@@ -1,4 +1,4 @@
-export { createLogger, redactUrl, type Logger } from './logger.ts';
+export { createLogger, redactUrl, redactUserinfo, type Logger } from './logger.ts';
 export {
   contextFromHeaders,
   inSpan,

@@ -27,6 +27,11 @@ export function createLogger(service: string, level = 'info'): Logger {
   });
 }
 
+/** Server URLs with any `user:password@` removed, for start-up lines. */
+export function redactUserinfo(urls: string): string {
+  return urls.replace(/\/\/[^@/,\s]*@/g, '//[redacted]@');
+}
+
 /** A URL or query string with the value of `api_key` (and `token`) replaced. */
 export function redactUrl(url: string): string {
   return url.replace(/([?&](?:api_key|token)=)[^&#]*/gi, '$1[redacted]');

@@ -1,7 +1,7 @@
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv } from '@switchboard/config';
 import { logBusStatus, runMain, stopOnSignals, inOrder, VERSION } from '@switchboard/runtime';
-import { createLogger, startTracing } from '@switchboard/telemetry';
+import { createLogger, redactUserinfo, startTracing } from '@switchboard/telemetry';
 
 import { AuthSettings } from './config.ts';
 import { readCredentialsFile } from './credentials-file.ts';
@@ -27,7 +27,7 @@ runMain(logger, async () => {
     {
       version: VERSION,
       mode: 'nats',
-      natsUrl: settings.NATS_URL,
+      natsUrl: redactUserinfo(settings.NATS_URL),
       config: settings.SWITCHBOARD_CONFIG,
     },
     'ready',

@@ -205,6 +205,13 @@ export class TokenVerifier {
 
     if (!isSafeId(tenant)) throw new TokenRejectedError('Token has no valid tenant claim');
     if (!isSafeId(userId)) throw new TokenRejectedError('Token has no valid user claim');
+    // jose does not check the type of `jti`; it keys revocations, so it must be a string.
+    if (
+      payload.jti !== undefined &&
+      (typeof payload.jti !== 'string' || payload.jti.length > 256)
+    ) {
+      throw new TokenRejectedError('Token is invalid');
+    }
 
     return {
       tenant,

@@ -1,5 +1,6 @@
 import { Kvm, type KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 
 import type { ConnectionLease } from '@switchboard/protocol';
 
@@ -17,6 +18,12 @@ const GATEWAYS_BUCKET = 'switchboard_gateways';
 const MAX_ATTEMPTS = 20;
 /** How long a replica trusts what it read about an instance's heartbeat. */
 const LIVENESS_CACHE_MS = 500;
+
+/** A short random pause before the next compare-and-set attempt, growing with each one. */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(50, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /** Another writer kept winning the race for an account's entry. */
 export class LedgerContentionError extends Error {
@@ -36,6 +43,7 @@ function decode(value: Uint8Array | undefined): AccountConnections {
  */
 export class KvLedger implements ConnectionLedger {
   readonly #liveness = new Map<string, { alive: boolean; checked: number }>();
+  readonly #queues = new Map<string, Promise<void>>();
 
   private constructor(
     private readonly connections: KV,
@@ -46,40 +54,61 @@ export class KvLedger implements ConnectionLedger {
     const kvm = new Kvm(nc);
     const connections = await kvm.create(CONNECTIONS_BUCKET, { history: 1 });
     const gateways = await kvm.create(GATEWAYS_BUCKET, { history: 1, ttl: leaseMs });
+    // `create` opens an existing bucket as it is; a changed GATEWAY_LEASE_MS must still apply.
+    if ((await gateways.status()).ttl !== leaseMs) {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.update(`KV_${GATEWAYS_BUCKET}`, { max_age: nanos(leaseMs) });
+    }
     return new KvLedger(connections, gateways);
   }
 
-  async acquire(lease: ConnectionLease, limit: number): Promise<AcquireResult> {
-    // An instance holding connections must be seen alive by every replica, even if its
-    // own first heartbeat has not landed yet.
-    const known = this.#liveness.get(lease.gateway);
-    if (!known?.alive) await this.heartbeat(lease.gateway);
-
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const entry = await this.connections.get(lease.account);
-      const current = entry?.operation === 'PUT' ? decode(entry.value) : {};
-      const alive = await this.#aliveSet(Object.keys(current));
-      const { state, count } = admit(current, lease, limit, (gateway) => alive.has(gateway));
-      if (!state) return { granted: false, count };
-      if (await this.#write(lease.account, state, entry?.revision)) return { granted: true, count };
-    }
-    throw new LedgerContentionError(`too much contention on ${lease.account}`);
+  acquire(lease: ConnectionLease, limit: number): Promise<AcquireResult> {
+    return this.#serially(lease.account, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const entry = await this.connections.get(lease.account);
+        const current = entry?.operation === 'PUT' ? decode(entry.value) : {};
+        const alive = await this.#aliveSet(Object.keys(current));
+        const { state, count } = admit(current, lease, limit, (gateway) => alive.has(gateway));
+        if (!state) return { granted: false, count };
+        if (await this.#write(lease.account, state, entry?.revision))
+          return { granted: true, count };
+        await backoff(attempt);
+      }
+      throw new LedgerContentionError(`too much contention on ${lease.account}`);
+    });
   }
 
-  async release(lease: ConnectionLease): Promise<void> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const entry = await this.connections.get(lease.account);
-      if (!entry || entry.operation !== 'PUT') return;
-      if (
-        await this.#write(
-          lease.account,
-          withoutConnection(decode(entry.value), lease),
-          entry.revision,
-        )
-      )
-        return;
-    }
-    throw new LedgerContentionError(`too much contention on ${lease.account}`);
+  release(lease: ConnectionLease): Promise<void> {
+    return this.#serially(lease.account, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const entry = await this.connections.get(lease.account);
+        if (!entry || entry.operation !== 'PUT') return;
+        const current = decode(entry.value);
+        if (!current[lease.gateway]?.includes(lease.connectionId)) return;
+        const next = withoutConnection(current, lease);
+        if (await this.#write(lease.account, next, entry.revision)) return;
+        await backoff(attempt);
+      }
+      throw new LedgerContentionError(`too much contention on ${lease.account}`);
+    });
+  }
+
+  /**
+   * Runs one change of an account at a time in this replica: only other replicas can
+   * then make a compare-and-set fail, which keeps retries rare under reconnect storms.
+   */
+  #serially<T>(account: string, change: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(account) ?? Promise.resolve();
+    const next = previous.then(change, change);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(account, settled);
+    void settled.then(() => {
+      if (this.#queues.get(account) === settled) this.#queues.delete(account);
+    });
+    return next;
   }
 
   async heartbeat(gateway: string): Promise<boolean> {

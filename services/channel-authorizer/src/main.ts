@@ -1,7 +1,7 @@
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv } from '@switchboard/config';
 import { logBusStatus, runMain, stopOnSignals, inOrder, VERSION } from '@switchboard/runtime';
-import { createLogger, startTracing } from '@switchboard/telemetry';
+import { createLogger, redactUserinfo, startTracing } from '@switchboard/telemetry';
 
 import { AuthorizerSettings } from './config.ts';
 import { KvLedger } from './kv-ledger.ts';
@@ -28,7 +28,7 @@ runMain(logger, async () => {
     {
       version: VERSION,
       mode: 'nats',
-      natsUrl: settings.NATS_URL,
+      natsUrl: redactUserinfo(settings.NATS_URL),
       gatewayLeaseMs: settings.GATEWAY_LEASE_MS,
     },
     'ready',

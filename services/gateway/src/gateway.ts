@@ -66,7 +66,7 @@ const MAX_QUEUED = 64;
 /** How often sockets are checked for outbound backlog (slow consumers). */
 const BACKLOG_CHECK_MS = 1_000;
 /** Room above MAX_BACKPRESSURE_BYTES for what arrives between two backlog checks. */
-const BACKLOG_HEADROOM_BYTES = 64 * 1024 * 1024;
+const BACKLOG_HEADROOM_BYTES = 16 * 1024 * 1024;
 
 /**
  * uWebSockets.js drops a frame over `maxPayloadLength` with an abrupt 1006, so it gets a
@@ -384,7 +384,8 @@ export class Gateway {
     }
     conn.queued++;
     conn.queue = conn.queue
-      .then(task)
+      // Frames still queued when the socket closes are dropped, not sent to auth or the authorizer.
+      .then(() => (conn.closed ? undefined : task()))
       .catch((err: unknown) => {
         this.logger.error({ err, connId: conn.id }, 'message handling failed');
         if (!conn.closed) ws.send(errorFrame({ code: 'server_error' }), false, false);

@@ -55,6 +55,7 @@ describe('LeaseKeeper', () => {
   it('releases a slot whose acquire may have landed after it timed out', async () => {
     const fake = fakeClient();
     const keeper = new LeaseKeeper(fake.client, 'gw-x', logger);
+    await keeper.heartbeat();
     fake.fail(true);
     await expect(keeper.acquire(lease('c1'), 5)).rejects.toThrow('down');
     fake.fail(false);

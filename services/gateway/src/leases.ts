@@ -16,6 +16,7 @@ export class LeaseKeeper {
   readonly #held = new Map<string, ConnectionLease>();
   readonly #toRelease = new Map<string, ConnectionLease>();
   #beaten = false;
+  #beating: Promise<void> | undefined;
 
   constructor(
     private readonly client: LimitsClient,
@@ -25,6 +26,8 @@ export class LeaseKeeper {
 
   /** Throws when the ledger cannot answer; the slot is then released later, in case it landed. */
   async acquire(lease: ConnectionLease, limit: number): Promise<LimitsReply> {
+    // Other replicas must see this instance alive before it holds anything.
+    if (!this.#beaten) await this.heartbeat();
     try {
       const reply = await this.client.acquire(lease, limit);
       if (reply.ok) this.#held.set(lease.connectionId, lease);
@@ -46,7 +49,15 @@ export class LeaseKeeper {
     });
   }
 
-  async heartbeat(): Promise<void> {
+  /** Beats at most once at a time: a slow beat is not overlapped by the next tick. */
+  heartbeat(): Promise<void> {
+    this.#beating ??= this.#beat().finally(() => {
+      this.#beating = undefined;
+    });
+    return this.#beating;
+  }
+
+  async #beat(): Promise<void> {
     const wasAlive = await this.client.heartbeat(this.instance);
     if (!wasAlive && this.#beaten && this.#held.size > 0) await this.#restore();
     this.#beaten = true;

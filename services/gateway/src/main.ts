@@ -11,7 +11,7 @@ import {
   inOrder,
   VERSION,
 } from '@switchboard/runtime';
-import { createLogger, startTracing } from '@switchboard/telemetry';
+import { createLogger, redactUserinfo, startTracing } from '@switchboard/telemetry';
 
 import { GatewaySettings } from './config.ts';
 import { Gateway } from './gateway.ts';
@@ -43,7 +43,7 @@ runMain(logger, async () => {
       version: VERSION,
       mode: 'nats',
       gatewayId,
-      natsUrl: NATS_URL,
+      natsUrl: redactUserinfo(NATS_URL),
       host: HOST,
       port,
       logLevel: LOG_LEVEL,

@@ -7,6 +7,7 @@ import {
   authSuccessFrame,
   CloseCodes,
   errorFrame,
+  isTenantEventSubject,
   pongFrame,
   subscribeParams,
   subscriptionSuccessFrame,
@@ -323,6 +324,14 @@ async function subscribe(
   }
 
   const { grant } = result;
+  // Defence in depth: whatever the authorizer says, a socket only ever listens within its tenant.
+  if (!grant.subjects.every((subject) => isTenantEventSubject(principal.tenant, subject))) {
+    ctx.logger.error(
+      { connId: conn.id, channel, subjects: grant.subjects },
+      'grant outside the tenant refused',
+    );
+    return replyUnavailable(ws, requestId, 'Authorization returned an invalid grant', channel);
+  }
   const isNew = !conn.subscriptions.has(grant.subscriptionId);
   if (isNew) {
     const limit = principal.limits.maxSubscriptionsPerConnection;

@@ -13,7 +13,7 @@ import {
   inOrder,
   VERSION,
 } from '@switchboard/runtime';
-import { createLogger, startTracing } from '@switchboard/telemetry';
+import { createLogger, redactUserinfo, startTracing } from '@switchboard/telemetry';
 
 import { PublisherSettings } from './config.ts';
 import { Revoker } from './admin.ts';
@@ -49,7 +49,7 @@ runMain(logger, async () => {
     {
       version: VERSION,
       mode: 'nats',
-      natsUrl: settings.NATS_URL,
+      natsUrl: redactUserinfo(settings.NATS_URL),
       host: settings.HOST,
       port,
       maxBodyBytes: settings.MAX_BODY_BYTES,

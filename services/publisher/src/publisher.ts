@@ -136,6 +136,10 @@ export class EventPublisher {
     }
 
     const { id, payload } = encodeBusEvent({ channel, event, data });
+    if (payload.length > this.bus.maxPayloadBytes) {
+      const reason = `The event is ${payload.length} bytes; the bus carries at most ${this.bus.maxPayloadBytes}`;
+      return { ok: false, code: 'payload_too_large', message: reason, details: { reason } };
+    }
     this.bus.publish(resolved.subject, payload, currentTraceHeaders());
     this.logger.debug(
       { tenant: principal.tenant, channel, subject: resolved.subject, eventId: id },
