@@ -92,8 +92,8 @@ describeEachStack('slow consumers', { MAX_BACKPRESSURE_BYTES: 65_536 }, (sut) =>
     slow.stopReading();
 
     // Far more than loopback's kernel buffers hold, so the server's own backlog has to grow.
-    const total = 2_000;
-    const blob = 'x'.repeat(20_000);
+    const total = 3_000;
+    const blob = 'x'.repeat(8_000);
     const key = stack.credentials.keys.acmeServer;
     for (let sent = 0; sent < total; sent += 20) {
       await Promise.all(

@@ -81,6 +81,9 @@ function hasCause(error: unknown, type: new (...args: never[]) => Error): boolea
   return false;
 }
 
+/** How long `drain` waits for requests that are still being handled. */
+const IN_FLIGHT_GRACE_MS = 3_000;
+
 /** The NATS implementation of the bus: core NATS subjects and NATS service endpoints. */
 export class NatsBus implements Bus {
   readonly kind = 'nats';
@@ -188,8 +191,11 @@ export class NatsBus implements Bus {
   async drain(): Promise<void> {
     if (this.#nc.isClosed()) return;
     await Promise.all([...this.#services.values()].map(async (s) => (await s).stop()));
-    // Requests already being handled still get their answer (the caller's shutdown deadline bounds this).
-    await Promise.all(this.#inFlight);
+    // Requests already being handled still get their answer, for a while.
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, IN_FLIGHT_GRACE_MS)));
+    await Promise.race([Promise.all(this.#inFlight), grace]);
+    clearTimeout(timer);
     await this.#nc.drain();
   }
 

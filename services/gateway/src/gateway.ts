@@ -64,7 +64,7 @@ const PING_TOPIC = '$ping';
 const MAX_QUEUED = 64;
 
 /** How often sockets are checked for outbound backlog (slow consumers). */
-const BACKLOG_CHECK_MS = 1_000;
+const BACKLOG_CHECK_MS = 250;
 /** Room above MAX_BACKPRESSURE_BYTES for what arrives between two backlog checks. */
 const BACKLOG_HEADROOM_BYTES = 16 * 1024 * 1024;
 
