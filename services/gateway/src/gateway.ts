@@ -15,31 +15,26 @@ import type { Bus } from '@switchboard/bus';
 import { AuthorizerClient, LimitsClient } from '@switchboard/channel-authorizer';
 import {
   CloseCodes,
-  type RevocationNotice,
   errorFrame,
   parseClientMessage,
   type ParseResult,
   rateLimitWarningFrame,
   SERVER_PING_FRAME,
   timestamp,
-  revocationCovers,
   UNAUTHENTICATED_LIMITS,
 } from '@switchboard/protocol';
 import { listen, sendText, stopListening } from '@switchboard/runtime';
 import { redactUrl, type Logger } from '@switchboard/telemetry';
 
 import { AddressRate } from './address-rate.ts';
+import { closeRevoked, closeSlowConsumers, reapSilent } from './housekeeping.ts';
 import { LeaseKeeper } from './leases.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
 import { newConnection, SETTLED, type Connection } from './connection.ts';
-import {
-  authenticate,
-  handleParsed,
-  releaseConnection,
-  reply,
-  type SessionContext,
-} from './session.ts';
+import { authenticate } from './authentication.ts';
+import { reply, type SessionContext } from './context.ts';
+import { handleParsed, releaseConnection } from './session.ts';
 import { TopicRegistry } from './topics.ts';
 
 type Socket = WebSocket<Connection>;
@@ -124,7 +119,7 @@ export class Gateway {
       expiryNoticeMs: settings.EXPIRY_NOTICE_MS,
       upstreamTimeoutMs: settings.UPSTREAM_TIMEOUT_MS,
     };
-    revocations.onRevoked((notice) => this.#onRevoked(notice));
+    revocations.onRevoked((notice) => closeRevoked(this.#connections, notice, logger));
     const behavior = this.#behavior();
     this.app.ws('/v1', behavior).ws('/v1/', behavior);
     const upgradeRequired = (res: uWS.HttpResponse): void =>
@@ -152,19 +147,6 @@ export class Gateway {
       slowConsumers: this.#slowConsumers,
       ...this.#topics.stats(),
     };
-  }
-
-  /** Closes, on this gateway, every connection a revocation covers (close 4502). */
-  #onRevoked(notice: RevocationNotice): void {
-    const { code, reason } = CloseCodes.credentialsRevoked;
-    let closed = 0;
-    for (const ws of this.#connections) {
-      const principal = ws.getUserData().principal;
-      if (!principal || !revocationCovers(notice, principal)) continue;
-      closed++;
-      ws.end(code, reason);
-    }
-    this.logger.info({ tenant: notice.tenant, kind: notice.kind, closed }, 'revocation applied');
   }
 
   async listen(): Promise<number> {
@@ -350,24 +332,15 @@ export class Gateway {
     this.#enqueue(ws, requestId, () => handleParsed(this.#session, ws, parsed));
   }
 
-  /**
-   * Closes sockets whose outbound backlog passed MAX_BACKPRESSURE_BYTES with 4003: a
-   * slow consumer is told it fell behind rather than silently missing events.
-   */
+  /** The JSON ping to every socket at once, then the silent ones closed. */
+  #checkLiveness(): void {
+    this.app.publish(PING_TOPIC, SERVER_PING_FRAME, false, false);
+    reapSilent(this.#connections, this.settings.PING_INTERVAL_MS, this.settings.PING_TIMEOUT_MS);
+  }
+
   #checkBacklogs(): void {
     const limit = this.settings.MAX_BACKPRESSURE_BYTES;
-    const { code, reason } = CloseCodes.slowConsumer;
-    for (const ws of this.#connections) {
-      const backlog = ws.getBufferedAmount();
-      if (backlog <= limit) continue;
-      this.#slowConsumers++;
-      const conn = ws.getUserData();
-      this.logger.info(
-        { connId: conn.id, tenant: conn.principal?.tenant, backlog },
-        'closed slow consumer',
-      );
-      ws.end(code, reason);
-    }
+    this.#slowConsumers += closeSlowConsumers(this.#connections, limit, this.logger);
     this.#addressRate.prune();
   }
 
@@ -394,23 +367,5 @@ export class Gateway {
         // An idle connection goes back to the shared settled promise instead of keeping its own.
         if (--conn.queued === 0) conn.queue = SETTLED;
       });
-  }
-
-  /**
-   * Sends the JSON ping to everyone, and a protocol ping to sockets quiet for a whole
-   * interval: browsers answer those by themselves, so a live page never times out.
-   */
-  #checkLiveness(): void {
-    this.app.publish(PING_TOPIC, SERVER_PING_FRAME, false, false);
-    const now = Date.now();
-    const deadline = now - this.settings.PING_TIMEOUT_MS;
-    const quiet = now - this.settings.PING_INTERVAL_MS;
-    const { code, reason } = CloseCodes.pingTimeout;
-    for (const ws of this.#connections) {
-      const conn = ws.getUserData();
-      conn.awaitingPong = true;
-      if (conn.lastSeen < deadline) ws.end(code, reason);
-      else if (conn.lastSeen < quiet) ws.ping();
-    }
   }
 }

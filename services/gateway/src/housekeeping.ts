@@ -1,0 +1,62 @@
+import type { WebSocket } from 'uWebSockets.js';
+
+import { CloseCodes, revocationCovers, type RevocationNotice } from '@switchboard/protocol';
+import type { Logger } from '@switchboard/telemetry';
+
+import type { Connection } from './connection.ts';
+
+/**
+ * The gateway's periodic and event-driven sweeps over its sockets. Each is O(sockets)
+ * and runs on a timer or on a rare event, never per message.
+ */
+type Sockets = Iterable<WebSocket<Connection>>;
+
+/**
+ * Marks every socket as owing a pong, closes those silent past `timeoutMs` (4000), and
+ * sends a protocol ping to those quiet for `intervalMs`: browsers answer those by
+ * themselves, so a live page never times out.
+ */
+export function reapSilent(sockets: Sockets, intervalMs: number, timeoutMs: number): void {
+  const now = Date.now();
+  const { code, reason } = CloseCodes.pingTimeout;
+  for (const ws of sockets) {
+    const conn = ws.getUserData();
+    conn.awaitingPong = true;
+    if (conn.lastSeen < now - timeoutMs) ws.end(code, reason);
+    else if (conn.lastSeen < now - intervalMs) ws.ping();
+  }
+}
+
+/**
+ * Closes sockets whose outbound backlog passed `limit` bytes with 4003: a slow consumer
+ * is told it fell behind rather than silently missing events. Returns how many.
+ */
+export function closeSlowConsumers(sockets: Sockets, limit: number, logger: Logger): number {
+  const { code, reason } = CloseCodes.slowConsumer;
+  let closed = 0;
+  for (const ws of sockets) {
+    const backlog = ws.getBufferedAmount();
+    if (backlog <= limit) continue;
+    closed++;
+    const conn = ws.getUserData();
+    logger.info(
+      { connId: conn.id, tenant: conn.principal?.tenant, backlog },
+      'closed slow consumer',
+    );
+    ws.end(code, reason);
+  }
+  return closed;
+}
+
+/** Closes every socket a revocation covers (4502). */
+export function closeRevoked(sockets: Sockets, notice: RevocationNotice, logger: Logger): void {
+  const { code, reason } = CloseCodes.credentialsRevoked;
+  let closed = 0;
+  for (const ws of sockets) {
+    const principal = ws.getUserData().principal;
+    if (!principal || !revocationCovers(notice, principal)) continue;
+    closed++;
+    ws.end(code, reason);
+  }
+  logger.info({ tenant: notice.tenant, kind: notice.kind, closed }, 'revocation applied');
+}
