@@ -149,6 +149,50 @@ export function revocationCovers(notice: RevocationNotice, principal: Principal)
   );
 }
 
+/** A key to create through the admin API, in the admin key's own tenant. */
+export const CreateKeyRequest = Type.Object(
+  {
+    tenant: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' }),
+    plan: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' }),
+    userId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' })),
+    appId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' })),
+    scopes: Type.Array(Type.Union([Type.Literal('subscribe'), Type.Literal('publish')]), {
+      minItems: 1,
+    }),
+    label: Type.Optional(Type.String({ maxLength: 200 })),
+    expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+export type CreateKeyRequest = Static<typeof CreateKeyRequest>;
+
+/** What listing shows of a key: never the key, never its hash. */
+export const KeyInfo = Type.Object({
+  id: Type.String(),
+  tenant: Type.String(),
+  plan: Type.String(),
+  userId: Type.Optional(Type.String()),
+  appId: Type.Optional(Type.String()),
+  scopes: Type.Array(Scope),
+  label: Type.Optional(Type.String()),
+  expiresAt: Type.Optional(Type.String()),
+  revoked: Type.Boolean(),
+  source: Type.Union([Type.Literal('config'), Type.Literal('admin')]),
+});
+export type KeyInfo = Static<typeof KeyInfo>;
+
+export const CreateKeyReply = Type.Union([
+  Type.Object({ ok: Type.Literal(true), key: Type.String(), info: KeyInfo }),
+  Failure,
+]);
+export type CreateKeyReply = Static<typeof CreateKeyReply>;
+
+export const ListKeysReply = Type.Union([
+  Type.Object({ ok: Type.Literal(true), keys: Type.Array(KeyInfo) }),
+  Failure,
+]);
+export type ListKeysReply = Static<typeof ListKeysReply>;
+
 export const OkReply = Type.Union([Type.Object({ ok: Type.Literal(true) }), Failure]);
 export type OkReply = Static<typeof OkReply>;
 

@@ -23,6 +23,8 @@ export const ServiceSubjects = {
   connectionRelease: `${ROOT}.svc.limits.release`,
   gatewayHeartbeat: `${ROOT}.svc.limits.heartbeat`,
   authRevoke: `${ROOT}.svc.auth.revoke`,
+  authCreateKey: `${ROOT}.svc.auth.keys.create`,
+  authListKeys: `${ROOT}.svc.auth.keys.list`,
 } as const;
 
 /** True when `subject` is one of `tenant`'s event subjects (no `>`): what a grant may name. */

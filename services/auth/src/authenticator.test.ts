@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 
 import { generateApiKey, hashApiKey } from './api-keys.ts';
 import { Authenticator } from './authenticator.ts';
-import { StaticKeyStore } from './key-store.ts';
+import { MemoryKeyStore } from './key-store.ts';
 import { PlanCatalog } from './plan-catalog.ts';
 import { TokenVerifier } from './token-verifier.ts';
 
 async function setup() {
   const keys = { good: generateApiKey(), revoked: generateApiKey(), expired: generateApiKey() };
-  const store = new StaticKeyStore([
+  const store = new MemoryKeyStore([
     {
       hash: hashApiKey(keys.good),
       tenant: 'acme',

@@ -11,6 +11,11 @@ const USAGE = `usage:
   npm run keys -- create --tenant <id> --plan <free|professional|business|enterprise>
                          (--user <id> | --app <id>) [--scopes subscribe,publish,admin] [--label <text>]
       Prints a new API key once, and the entry to add to "apiKeys" in the credentials file.
+  npm run keys -- create --url <http://host:port> --admin-key <key> --plan <plan> (--user <id> | --app <id>)
+                         [--scopes subscribe,publish] [--label <text>]
+      Asks the running service to create and store the key (in the admin key's tenant); prints it once.
+  npm run keys -- list --url <http://host:port> --admin-key <key>
+      Lists the tenant's keys (config file and created), without secrets.
   npm run keys -- hash <key>
       Prints the stored form of an existing key.
   npm run keys -- revoke --url <http://host:port> --admin-key <key> (--key <key id> | --token <jti> | --user <id>)
@@ -97,12 +102,33 @@ async function token(args: string[]): Promise<void> {
   process.stdout.write(`${jwt}\n`);
 }
 
+/** The admin API's URL and key, from flags or SWITCHBOARD_URL / SWITCHBOARD_ADMIN_KEY. */
+const ADMIN_OPTIONS = {
+  url: { type: 'string', default: process.env.SWITCHBOARD_URL },
+  'admin-key': { type: 'string', default: process.env.SWITCHBOARD_ADMIN_KEY },
+} as const;
+
+async function callAdmin(
+  values: { url?: string; 'admin-key'?: string },
+  path: string,
+  body?: unknown,
+): Promise<void> {
+  if (!values.url || !values['admin-key']) fail('--url and --admin-key are required');
+  const response = await fetch(new URL(path, values.url), {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { authorization: `Bearer ${values['admin-key']}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) fail(`refused (${response.status}): ${text}`);
+  process.stdout.write(`${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+}
+
 async function revoke(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      url: { type: 'string', default: process.env.SWITCHBOARD_URL },
-      'admin-key': { type: 'string', default: process.env.SWITCHBOARD_ADMIN_KEY },
+      ...ADMIN_OPTIONS,
       key: { type: 'string' },
       token: { type: 'string' },
       user: { type: 'string' },
@@ -110,22 +136,45 @@ async function revoke(args: string[]): Promise<void> {
   });
   const targets = (['key', 'token', 'user'] as const).filter((kind) => values[kind] !== undefined);
   if (targets.length !== 1) fail('give exactly one of --key, --token, --user');
-  if (!values.url || !values['admin-key']) fail('--url and --admin-key are required');
   const kind = targets[0]!;
+  await callAdmin(values, '/v1/admin/revocations', { kind, id: values[kind] });
+}
 
-  const response = await fetch(new URL('/v1/admin/revocations', values.url), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${values['admin-key']}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ kind, id: values[kind] }),
+async function list(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: ADMIN_OPTIONS });
+  await callAdmin(values, '/v1/admin/keys');
+}
+
+/** `create --url ...`: the running service makes and stores the key (KV in distributed mode). */
+async function createOnline(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...ADMIN_OPTIONS,
+      plan: { type: 'string' },
+      user: { type: 'string' },
+      app: { type: 'string' },
+      scopes: { type: 'string', default: 'subscribe' },
+      label: { type: 'string' },
+      tenant: { type: 'string' },
+    },
   });
-  const text = await response.text();
-  if (!response.ok) fail(`revocation refused (${response.status}): ${text}`);
-  process.stdout.write(`${text}\n`);
+  if (values.tenant) fail("--tenant is the admin key's own when --url is given; leave it out");
+  await callAdmin(values, '/v1/admin/keys', {
+    plan: values.plan,
+    user_id: values.user,
+    app_id: values.app,
+    scopes: values.scopes.split(',').map((s) => s.trim()),
+    label: values.label,
+  });
 }
 
 const [command, ...rest] = process.argv.slice(2);
 try {
-  if (command === 'create') create(rest);
+  if (command === 'create' && (rest.includes('--url') || process.env.SWITCHBOARD_URL))
+    await createOnline(rest);
+  else if (command === 'create') create(rest);
+  else if (command === 'list') await list(rest);
   else if (command === 'hash' && rest[0]) process.stdout.write(`${hashApiKey(rest[0])}\n`);
   else if (command === 'token') await token(rest);
   else if (command === 'revoke') await revoke(rest);

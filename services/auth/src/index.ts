@@ -8,7 +8,14 @@ export {
   type ApiKeyEntry,
   type JwtIssuer,
 } from './credentials-file.ts';
-export { StaticKeyStore, type ApiKeyRecord, type ApiKeyStore } from './key-store.ts';
+export {
+  KvKeyStore,
+  LayeredKeyStore,
+  MemoryKeyStore,
+  type ApiKeyRecord,
+  type ApiKeyStore,
+  type WritableKeyStore,
+} from './key-store.ts';
 export { serveAuth } from './service.ts';
 export { TokenVerifier } from './token-verifier.ts';
 export { PlanCatalog } from './plan-catalog.ts';
@@ -25,7 +32,8 @@ import type { Logger } from '@switchboard/telemetry';
 
 import { Authenticator } from './authenticator.ts';
 import type { CredentialsFile } from './credentials-file.ts';
-import { StaticKeyStore } from './key-store.ts';
+import { serveKeyAdmin } from './keys-endpoint.ts';
+import { LayeredKeyStore, MemoryKeyStore, type WritableKeyStore } from './key-store.ts';
 import { PlanCatalog } from './plan-catalog.ts';
 import { serveRevocations } from './revoke-endpoint.ts';
 import { MemoryRevocations, type RevocationStore } from './revocations.ts';
@@ -37,14 +45,18 @@ export async function startAuthService(
   bus: Bus,
   credentials: CredentialsFile,
   logger: Logger,
-  revocations: RevocationStore = new MemoryRevocations(),
+  stores: { revocations?: RevocationStore; createdKeys?: WritableKeyStore } = {},
 ): Promise<void> {
-  const keys = new StaticKeyStore(credentials.apiKeys);
+  const revocations = stores.revocations ?? new MemoryRevocations();
+  const file = new MemoryKeyStore(credentials.apiKeys);
+  const created = stores.createdKeys ?? new MemoryKeyStore();
+  const keys = new LayeredKeyStore(file, created);
   const tokens = await TokenVerifier.create(credentials.jwt, process.env, {
     onJwksFetchFailed: (issuer, err) => logger.error({ err, issuer }, 'jwks fetch failed'),
   });
   const plans = new PlanCatalog(credentials);
   await serveAuth(bus, new Authenticator(keys, tokens, plans, revocations), logger);
   await serveRevocations(bus, revocations, logger);
-  logger.info({ apiKeys: keys.size, jwtIssuers: tokens.issuerCount }, 'auth service serving');
+  await serveKeyAdmin(bus, { file, created, plans, revocations }, logger);
+  logger.info({ apiKeys: file.size, jwtIssuers: tokens.issuerCount }, 'auth service serving');
 }

@@ -6,6 +6,7 @@ import { createLogger, redactUserinfo, startTracing } from '@switchboard/telemet
 import { AuthSettings } from './config.ts';
 import { readCredentialsFile } from './credentials-file.ts';
 import { startAuthService } from './index.ts';
+import { KvKeyStore } from './key-store.ts';
 import { KvRevocations } from './revocations.ts';
 
 const logger = createLogger('auth');
@@ -22,7 +23,10 @@ runMain(logger, async () => {
     name: 'switchboard-auth',
   });
   logBusStatus(bus, logger);
-  await startAuthService(bus, credentials, logger, await KvRevocations.open(bus.connection));
+  await startAuthService(bus, credentials, logger, {
+    revocations: await KvRevocations.open(bus.connection),
+    createdKeys: await KvKeyStore.open(bus.connection),
+  });
   logger.info(
     {
       version: VERSION,

@@ -3,7 +3,15 @@ import { Compile } from 'typebox/compile';
 
 import type { AuthClient } from '@switchboard/auth';
 import { requestJson, type Bus } from '@switchboard/bus';
-import { decoder, OkReply, ServiceSubjects, type Revocation } from '@switchboard/protocol';
+import {
+  CreateKeyReply,
+  decoder,
+  ListKeysReply,
+  OkReply,
+  ServiceSubjects,
+  type Principal,
+  type Revocation,
+} from '@switchboard/protocol';
 import type { Logger } from '@switchboard/telemetry';
 
 import type { PublishOutcome } from './publisher.ts';
@@ -16,17 +24,47 @@ const RevokeBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const checkBody = Compile(RevokeBody);
-const decodeReply = decoder(OkReply);
+const checkRevoke = Compile(RevokeBody);
 
-type RevokeOutcome =
-  Exclude<PublishOutcome, { ok: true }> | { ok: true; status: number; body: unknown };
+const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' });
+/** The body of a key creation: snake_case like the rest of the public API. */
+const CreateKeyBody = Type.Object(
+  {
+    plan: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' }),
+    user_id: Type.Optional(Id),
+    app_id: Type.Optional(Id),
+    scopes: Type.Array(Type.Union([Type.Literal('subscribe'), Type.Literal('publish')]), {
+      minItems: 1,
+    }),
+    label: Type.Optional(Type.String({ maxLength: 200 })),
+    expires_at: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+const checkCreate = Compile(CreateKeyBody);
+
+const decoders = {
+  ok: decoder(OkReply),
+  created: decoder(CreateKeyReply),
+  listed: decoder(ListKeysReply),
+};
+
+export type AdminOutcome =
+  | Exclude<PublishOutcome, { ok: true }>
+  | { readonly ok: true; readonly status: number; readonly body: unknown };
+
+const unavailable = (what: string): AdminOutcome => ({
+  ok: false,
+  code: 'server_error',
+  message: `${what} is unavailable`,
+  temporary: true,
+});
 
 /**
- * Revokes an API key (by key id), a token (by `jti`) or a user's tokens, for the tenant
- * of an admin-scoped key: auth stores it and every gateway closes what it covers.
+ * The admin API for keys with the `admin` scope, always within the admin key's own
+ * tenant: revoke a key, a token or a user's tokens; create and list API keys.
  */
-export class Revoker {
+export class AdminApi {
   constructor(
     private readonly bus: Bus,
     private readonly auth: AuthClient,
@@ -34,53 +72,88 @@ export class Revoker {
     private readonly logger: Logger,
   ) {}
 
-  async revoke(credential: string | undefined, body: unknown): Promise<RevokeOutcome> {
+  revoke(credential: string | undefined, body: unknown): Promise<AdminOutcome> {
+    return this.#asAdmin(credential, async (admin) => {
+      if (!checkRevoke.Check(body))
+        return invalid('Body must be {"kind": "key" | "token" | "user", "id": "..."}');
+      const revocation: Revocation = { ...body, tenant: admin.tenant };
+      const answer = await this.#call(ServiceSubjects.authRevoke, revocation, decoders.ok);
+      if (!answer?.ok) return unavailable('Revocation');
+      return { ok: true, status: 200, body: { revoked: revocation } };
+    });
+  }
+
+  createKey(credential: string | undefined, body: unknown): Promise<AdminOutcome> {
+    return this.#asAdmin(credential, async (admin) => {
+      if (!checkCreate.Check(body)) {
+        const [first] = checkCreate.Errors(body);
+        return invalid(
+          `Invalid key request at ${first?.instancePath || '/'}: ${first?.message ?? 'invalid'}`,
+        );
+      }
+      const request = {
+        tenant: admin.tenant,
+        plan: body.plan,
+        userId: body.user_id,
+        appId: body.app_id,
+        scopes: body.scopes,
+        label: body.label,
+        expiresAt: body.expires_at,
+      };
+      const answer = await this.#call(ServiceSubjects.authCreateKey, request, decoders.created);
+      if (!answer) return unavailable('Key creation');
+      if (!answer.ok) return invalid(answer.message);
+      return { ok: true, status: 201, body: { key: answer.key, ...answer.info } };
+    });
+  }
+
+  listKeys(credential: string | undefined): Promise<AdminOutcome> {
+    return this.#asAdmin(credential, async (admin) => {
+      const answer = await this.#call(
+        ServiceSubjects.authListKeys,
+        { tenant: admin.tenant },
+        decoders.listed,
+      );
+      if (!answer?.ok) return unavailable('Key listing');
+      return { ok: true, status: 200, body: { keys: answer.keys } };
+    });
+  }
+
+  async #asAdmin(
+    credential: string | undefined,
+    then: (admin: Principal) => Promise<AdminOutcome>,
+  ): Promise<AdminOutcome> {
     if (!credential)
       return { ok: false, code: 'invalid_credentials', message: 'Missing admin key' };
-    if (!checkBody.Check(body)) {
-      const reason = 'Body must be {"kind": "key" | "token" | "user", "id": "..."}';
-      return { ok: false, code: 'invalid_message_format', message: reason, details: { reason } };
-    }
-
     let reply;
     try {
       reply = await this.auth.verify({ api_key: credential });
     } catch (err) {
-      this.logger.error({ err }, 'auth unavailable for revocation');
-      return {
-        ok: false,
-        code: 'server_error',
-        message: 'Authentication is unavailable',
-        temporary: true,
-      };
+      this.logger.error({ err }, 'auth unavailable for the admin api');
+      return unavailable('Authentication');
     }
     if (!reply.ok) return { ok: false, code: 'invalid_credentials', message: 'Invalid admin key' };
     if (!reply.principal.scopes.includes('admin')) {
       return { ok: false, code: 'permission_denied', message: 'Key lacks the admin scope' };
     }
-
-    const revocation: Revocation = { ...body, tenant: reply.principal.tenant };
-    try {
-      const answer = await requestJson(
-        this.bus,
-        ServiceSubjects.authRevoke,
-        revocation,
-        decodeReply,
-        {
-          timeoutMs: this.timeoutMs,
-        },
-      );
-      if (!answer.ok)
-        return { ok: false, code: 'server_error', message: answer.message, temporary: true };
-    } catch (err) {
-      this.logger.error({ err }, 'revocation failed');
-      return {
-        ok: false,
-        code: 'server_error',
-        message: 'Revocation is unavailable',
-        temporary: true,
-      };
-    }
-    return { ok: true, status: 200, body: { revoked: revocation } };
+    return then(reply.principal);
   }
+
+  /** A request to auth; undefined when it does not answer (logged). */
+  async #call<T>(
+    subject: string,
+    body: unknown,
+    decode: (bytes: Uint8Array) => T,
+  ): Promise<T | undefined> {
+    try {
+      return await requestJson(this.bus, subject, body, decode, { timeoutMs: this.timeoutMs });
+    } catch (err) {
+      this.logger.error({ err, subject }, 'admin request failed');
+      return undefined;
+    }
+  }
+}
+
+function invalid(reason: string): AdminOutcome {
+  return { ok: false, code: 'invalid_message_format', message: reason, details: { reason } };
 }

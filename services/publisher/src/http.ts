@@ -2,11 +2,12 @@ import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 
 import type { Logger } from '@switchboard/telemetry';
 
-import type { Revoker } from './admin.ts';
+import type { AdminApi } from './admin.ts';
 import { HTTP_STATUS, type EventPublisher, type PublishOutcome } from './publisher.ts';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
+  201: '201 Created',
   202: '202 Accepted',
   400: '400 Bad Request',
   401: '401 Unauthorized',
@@ -143,13 +144,36 @@ export function mountPublishApi(
   );
 }
 
-/** Mounts `POST /v1/admin/revocations` (keys with the `admin` scope) on a uWebSockets.js app. */
+/**
+ * Mounts the admin API (keys with the `admin` scope): `POST /v1/admin/revocations`,
+ * `POST /v1/admin/keys` and `GET /v1/admin/keys`.
+ */
 export function mountAdminApi(
   app: TemplatedApp,
-  revoker: Revoker,
+  admin: AdminApi,
   options: { maxBodyBytes: number; logger: Logger },
 ): void {
   mountJsonRoute(app, '/v1/admin/revocations', options, ({ credential, body }) =>
-    revoker.revoke(credential, body),
+    admin.revoke(credential, body),
   );
+  mountJsonRoute(app, '/v1/admin/keys', options, ({ credential, body }) =>
+    admin.createKey(credential, body),
+  );
+  app.get('/v1/admin/keys', (res, req) => {
+    const credential = credentialFrom(req.getHeader('authorization'), req.getHeader('x-api-key'));
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    admin.listKeys(credential).then(
+      (outcome) => {
+        if (!aborted) sendOutcome(res, outcome);
+      },
+      (err: unknown) => {
+        options.logger.error({ err }, 'key listing failed');
+        const error = { code: 'server_error', message: 'Request failed', temporary: true };
+        if (!aborted) send(res, 503, { error });
+      },
+    );
+  });
 }

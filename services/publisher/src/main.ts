@@ -16,7 +16,7 @@ import {
 import { createLogger, redactUserinfo, startTracing } from '@switchboard/telemetry';
 
 import { PublisherSettings } from './config.ts';
-import { Revoker } from './admin.ts';
+import { AdminApi } from './admin.ts';
 import { mountAdminApi, mountPublishApi } from './http.ts';
 import { servePublishEndpoint } from './nats-endpoint.ts';
 import { EventPublisher } from './publisher.ts';
@@ -42,7 +42,7 @@ runMain(logger, async () => {
   let stopping = false;
   const http = { maxBodyBytes: settings.MAX_BODY_BYTES, logger };
   mountPublishApi(app, publisher, http);
-  mountAdminApi(app, new Revoker(bus, auth, settings.UPSTREAM_TIMEOUT_MS, logger), http);
+  mountAdminApi(app, new AdminApi(bus, auth, settings.UPSTREAM_TIMEOUT_MS, logger), http);
   mountHealthAndFallback(app, () => !stopping);
   const { socket, port } = await listen(app, settings.HOST, settings.PORT);
   logger.info(

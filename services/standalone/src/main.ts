@@ -13,10 +13,10 @@ import {
 import { loadEnv } from '@switchboard/config';
 import { Gateway } from '@switchboard/gateway';
 import {
+  AdminApi,
   EventPublisher,
   mountAdminApi,
   mountPublishApi,
-  Revoker,
   servePublishEndpoint,
 } from '@switchboard/publisher';
 import {
@@ -50,7 +50,7 @@ runMain(logger, async () => {
   const bus = new MemoryBus();
   logBusStatus(bus, logger);
   const revocations = new MemoryRevocations();
-  await startAuthService(bus, credentials, createLogger('auth', level), revocations);
+  await startAuthService(bus, credentials, createLogger('auth', level), { revocations });
   const authorizerLogger = createLogger('channel-authorizer', level);
   await startChannelAuthorizer(bus, authorizerLogger);
   await serveConnectionLimits(bus, new MemoryLedger(), authorizerLogger);
@@ -68,7 +68,7 @@ runMain(logger, async () => {
   mountPublishApi(gateway.app, publisher, http);
   mountAdminApi(
     gateway.app,
-    new Revoker(bus, auth, settings.UPSTREAM_TIMEOUT_MS, publisherLogger),
+    new AdminApi(bus, auth, settings.UPSTREAM_TIMEOUT_MS, publisherLogger),
     http,
   );
   mountHealthAndFallback(gateway.app, () => gateway.ready);
