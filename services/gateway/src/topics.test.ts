@@ -1,0 +1,71 @@
+import type { TemplatedApp } from 'uWebSockets.js';
+import { describe, expect, it } from 'vitest';
+
+import { MemoryBus, type BusHandler, type BusSubscription } from '@switchboard/bus';
+import { encodeBusEvent } from '@switchboard/protocol';
+
+import { TopicRegistry } from './topics.ts';
+
+/** A bus that counts its subscriptions, and an app that records what it publishes. */
+function setup() {
+  const bus = new MemoryBus();
+  let live = 0;
+  const subscribe = bus.subscribe.bind(bus);
+  bus.subscribe = (subject: string, handler: BusHandler): BusSubscription => {
+    live++;
+    const sub = subscribe(subject, handler);
+    return { subject, unsubscribe: () => (live--, sub.unsubscribe()) };
+  };
+  const published: Array<{ topic: string; frame: string }> = [];
+  const app = {
+    publish: (topic: string, frame: Buffer) => published.push({ topic, frame: frame.toString() }),
+  } as unknown as TemplatedApp;
+  const registry = new TopicRegistry(app, bus, () => undefined);
+  return { bus, registry, published, live: () => live };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('TopicRegistry', () => {
+  it('holds one bus subscription per subject, however many sockets share it, and drops it with the last', () => {
+    const { registry, live } = setup();
+    const a = registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
+    const b = registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
+    expect(a).toBe(b);
+    expect(live()).toBe(1);
+
+    registry.release(a);
+    expect(live()).toBe(1);
+    registry.release(b);
+    expect(live()).toBe(0);
+    expect(registry.stats()).toMatchObject({ subjects: 0, topics: 0 });
+  });
+
+  it('builds one frame per message and subscription id, not per socket', async () => {
+    const { bus, registry, published } = setup();
+    for (let i = 0; i < 100; i++) registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
+    registry.acquire('sb.ev.t.chat.messages.r1', 'sub_2');
+
+    bus.publish(
+      'sb.ev.t.chat.messages.r1',
+      encodeBusEvent({ channel: 'chat.messages', event: 'e', data: 1 }).payload,
+    );
+    await tick();
+
+    expect(published).toHaveLength(2);
+    expect(
+      published
+        .map((p) => (JSON.parse(p.frame) as { subscription_id: string }).subscription_id)
+        .sort(),
+    ).toEqual(['sub_1', 'sub_2']);
+  });
+
+  it('drops bus messages that are not events, and counts them', async () => {
+    const { bus, registry, published } = setup();
+    registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
+    bus.publish('sb.ev.t.chat.messages.r1', Buffer.from('{"type":"other"}'));
+    await tick();
+    expect(published).toHaveLength(0);
+    expect(registry.stats().malformed).toBe(1);
+  });
+});
