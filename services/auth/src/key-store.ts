@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { decoder } from '@switchboard/protocol';
 
 import { keyIdFromHash } from './api-keys.ts';
+import { followBucket } from './kv-follow.ts';
 import { ApiKeyEntry } from './credentials-file.ts';
 
 /** A stored API key: its hash and what it grants. */
@@ -67,10 +68,14 @@ export class KvKeyStore implements WritableKeyStore {
 
   private constructor(private readonly kv: KV) {}
 
-  static async open(nc: NatsConnection): Promise<KvKeyStore> {
+  /** `onError` hears of entries that could not be read (they are skipped). */
+  static async open(
+    nc: NatsConnection,
+    onError: (error: unknown, key: string) => void,
+  ): Promise<KvKeyStore> {
     const kv = await new Kvm(nc).create('switchboard_keys', { history: 1 });
     const store = new KvKeyStore(kv);
-    await store.#follow();
+    await store.#follow(onError);
     return store;
   }
 
@@ -87,18 +92,14 @@ export class KvKeyStore implements WritableKeyStore {
     await this.#local.add(record);
   }
 
-  async #follow(): Promise<void> {
-    const watch = await this.kv.watch();
-    let markLoaded!: () => void;
-    const loaded = new Promise<void>((resolve) => (markLoaded = resolve));
-    void (async () => {
-      for await (const entry of watch) {
-        if (entry.operation === 'PUT') await this.#local.add(withId(decodeEntry(entry.value)));
-        if (entry.delta === 0) markLoaded();
-      }
-    })();
-    if ((await this.kv.status()).values === 0) markLoaded();
-    await loaded;
+  #follow(onError: (error: unknown, key: string) => void): Promise<void> {
+    return followBucket(
+      this.kv,
+      (entry) => {
+        if (entry.operation === 'PUT') void this.#local.add(withId(decodeEntry(entry.value)));
+      },
+      onError,
+    );
   }
 }
 

@@ -23,9 +23,11 @@ runMain(logger, async () => {
     name: 'switchboard-auth',
   });
   logBusStatus(bus, logger);
+  const unreadable = (err: unknown, key: string): void =>
+    logger.error({ err, key }, 'unreadable bucket entry skipped');
   await startAuthService(bus, credentials, logger, {
-    revocations: await KvRevocations.open(bus.connection),
-    createdKeys: await KvKeyStore.open(bus.connection),
+    revocations: await KvRevocations.open(bus.connection, unreadable),
+    createdKeys: await KvKeyStore.open(bus.connection, unreadable),
   });
   logger.info(
     {

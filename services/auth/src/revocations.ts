@@ -11,6 +11,8 @@ import {
   type Revocation,
 } from '@switchboard/protocol';
 
+import { followBucket } from './kv-follow.ts';
+
 const decodeNotice = decoder(RevocationNotice);
 
 /**
@@ -77,14 +79,17 @@ export class MemoryRevocations implements RevocationStore {
 export class KvRevocations implements RevocationStore {
   readonly #entries = new Map<string, RevocationNotice>();
   readonly #listeners: Array<(notice: RevocationNotice) => void> = [];
-  #loaded = false;
 
   private constructor(private readonly kv: KV) {}
 
-  static async open(nc: NatsConnection): Promise<KvRevocations> {
+  /** `onError` hears of entries that could not be read (they are skipped). */
+  static async open(
+    nc: NatsConnection,
+    onError: (error: unknown, key: string) => void,
+  ): Promise<KvRevocations> {
     const kv = await new Kvm(nc).create('switchboard_revocations', { history: 1 });
     const store = new KvRevocations(kv);
-    await store.#follow();
+    await store.#follow(onError);
     return store;
   }
 
@@ -102,26 +107,16 @@ export class KvRevocations implements RevocationStore {
     this.#listeners.push(listener);
   }
 
-  /** Loads every entry, then keeps following changes in the background. */
-  async #follow(): Promise<void> {
-    const watch = await this.kv.watch();
-    let markLoaded!: () => void;
-    const loaded = new Promise<void>((resolve) => (markLoaded = resolve));
-    void (async () => {
-      for await (const entry of watch) {
-        if (entry.operation !== 'PUT') {
-          this.#entries.delete(entry.key);
-        } else {
-          const notice = decodeNotice(entry.value);
-          this.#entries.set(entry.key, notice);
-          if (this.#loaded) for (const listener of this.#listeners) listener(notice);
-        }
-        if (entry.delta === 0) markLoaded();
-      }
-    })();
-    // An empty bucket has no entry with delta 0 to mark the end of the initial values.
-    if ((await this.kv.status()).values === 0) markLoaded();
-    await loaded;
-    this.#loaded = true;
+  #follow(onError: (error: unknown, key: string) => void): Promise<void> {
+    return followBucket(
+      this.kv,
+      (entry, initial) => {
+        if (entry.operation !== 'PUT') return void this.#entries.delete(entry.key);
+        const notice = decodeNotice(entry.value);
+        this.#entries.set(entry.key, notice);
+        if (!initial) for (const listener of this.#listeners) listener(notice);
+      },
+      onError,
+    );
   }
 }

@@ -32,7 +32,9 @@ runMain(logger, async () => {
   logBusStatus(bus, logger);
   const gateway = new Gateway(bus, settings, logger.child({ gatewayId }), {
     gatewayId,
-    revocations: await KvRevocations.open(bus.connection),
+    revocations: await KvRevocations.open(bus.connection, (err, key) =>
+      logger.error({ err, key }, 'unreadable revocation skipped'),
+    ),
   });
   mountHealthAndFallback(gateway.app, () => gateway.ready);
   const port = await gateway.listen();
