@@ -24,10 +24,6 @@ export const ErrorCodes = {
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.hasOwn(ErrorCodes, value);
-}
-
 /** A WebSocket close code the gateway uses, and whether a client should reconnect after it. */
 export interface CloseCode {
   readonly code: number;

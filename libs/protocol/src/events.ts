@@ -10,14 +10,6 @@ import { timestamp } from './server-messages.ts';
 const HEAD = '{"type":"event",';
 const HEAD_BYTES = Buffer.from(HEAD);
 
-export interface PublishedEvent {
-  readonly id: string;
-  readonly channel: string;
-  readonly event: string;
-  readonly timestamp: string;
-  readonly data: unknown;
-}
-
 export function newEventId(): string {
   return `evt_${randomBytes(12).toString('base64url')}`;
 }
@@ -58,9 +50,4 @@ export function eventFramePrefix(subscriptionId: string): Buffer {
 /** Builds a client frame from a subscription's prefix and a bus payload. */
 export function eventFrame(prefix: Buffer, payload: Uint8Array): Buffer {
   return Buffer.concat([prefix, payload.subarray(HEAD_BYTES.length)]);
-}
-
-/** Reads a bus payload back (tests, tools); not used on the fan-out path. */
-export function decodeBusEvent(payload: Uint8Array): PublishedEvent {
-  return JSON.parse(Buffer.from(payload).toString('utf8')) as PublishedEvent;
 }

@@ -127,10 +127,6 @@ export class Gateway {
     this.app.get('/v1', upgradeRequired).get('/v1/', upgradeRequired);
   }
 
-  get connectionCount(): number {
-    return this.#connections.size;
-  }
-
   get ready(): boolean {
     return this.#listenSocket !== undefined && !this.#stopping;
   }
@@ -169,6 +165,7 @@ export class Gateway {
     clearInterval(this.#backlogTimer);
     clearInterval(this.#heartbeatTimer);
     if (this.#listenSocket) stopListening(this.#listenSocket);
+    this.logger.info(this.stats(), 'closing connections');
     const { code, reason } = CloseCodes.serviceRestart;
     for (const ws of [...this.#connections]) ws.end(code, reason);
   }
