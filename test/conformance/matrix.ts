@@ -4,6 +4,7 @@ import {
   STACK_LAUNCHERS,
   type GatewaySettings,
   type Stack,
+  type StackOptions,
   type StackMode,
 } from '../harness/stacks.ts';
 import { closeAllClients } from '../harness/ws-client.ts';
@@ -26,6 +27,7 @@ export function describeEachStack(
   title: string,
   settings: GatewaySettings,
   body: (sut: StackUnderTest) => void,
+  options: StackOptions = {},
 ): void {
   const table = STACK_LAUNCHERS.map((launcher) => [launcher.mode, launcher] as const);
   describe.each(table)(`${title}, in %s mode,`, (_mode, launcher) => {
@@ -39,7 +41,7 @@ export function describeEachStack(
     };
 
     beforeAll(async () => {
-      running = await launcher.start(settings);
+      running = await launcher.start(settings, {}, options);
     }, START_TIMEOUT_MS);
 
     afterEach(async (context: TestContext) => {

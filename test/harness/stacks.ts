@@ -1,3 +1,6 @@
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
 import { createCredentials, type TestCredentials } from './credentials.ts';
 import { startNats } from './nats.ts';
 import { freePort } from './ports.ts';
@@ -26,6 +29,17 @@ export interface AuthorizerSettings {
   readonly GATEWAY_LEASE_MS?: number;
 }
 
+/** What a stack is deployed with besides environment settings. */
+export interface StackOptions {
+  /** Contents of a channels file (CHANNELS_FILE) for the authorizer and the publisher. */
+  readonly channels?: unknown;
+  /**
+   * A NATS server where domain services answer delegate policies and announce permission
+   * changes: the stack's own in distributed mode, one started for the purpose in standalone.
+   */
+  readonly domainNats?: boolean;
+}
+
 /**
  * Every test client connects from 127.0.0.1, so the per-address connection rate limit is
  * off unless a test sets it.
@@ -41,6 +55,8 @@ export interface Stack {
   readonly publishUrl: string;
   /** Only in distributed mode. */
   readonly natsUrl?: string;
+  /** Where domain services reach the authorizer (with `domainNats`). */
+  readonly domainNatsUrl?: string;
   readonly credentials: TestCredentials;
   /** Sends SIGTERM to the process behind `gatewayUrls[index]` and waits for it to exit. */
   terminateGateway(index: number): Promise<ExitInfo>;
@@ -55,7 +71,11 @@ export interface Stack {
 
 export interface StackLauncher {
   readonly mode: StackMode;
-  start(settings?: GatewaySettings, authorizer?: AuthorizerSettings): Promise<Stack>;
+  start(
+    settings?: GatewaySettings,
+    authorizer?: AuthorizerSettings,
+    options?: StackOptions,
+  ): Promise<Stack>;
 }
 
 function settingsEnv(settings: GatewaySettings): Record<string, string> {
@@ -84,17 +104,36 @@ function outputOf(processes: readonly RunningProcess[]): string {
   return processes.flatMap((p) => p.lines).join('\n');
 }
 
+/** Writes the channels file next to the credentials; the env that points at it. */
+async function channelsEnv(
+  credentials: TestCredentials,
+  options: StackOptions,
+): Promise<Record<string, string>> {
+  if (options.channels === undefined) return {};
+  const path = join(dirname(credentials.path), 'channels.json');
+  await writeFile(path, JSON.stringify(options.channels, null, 2));
+  return { CHANNELS_FILE: path };
+}
+
 /** One process: gateway, publisher, auth and authorizer over the in-memory bus. */
 export const standalone: StackLauncher = {
   mode: 'standalone',
-  async start(settings = {}) {
+  async start(settings = {}, _authorizer = {}, options = {}) {
     const credentials = await createCredentials();
+    const domain = options.domainNats ? await startNats() : undefined;
     const port = await freePort();
-    const env = { PORT: String(port), HOST: '127.0.0.1', SWITCHBOARD_CONFIG: credentials.path };
+    const env = {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      SWITCHBOARD_CONFIG: credentials.path,
+      ...(await channelsEnv(credentials, options)),
+      ...(domain ? { AUTHZ_NATS_URL: domain.url } : {}),
+    };
     let server: RunningProcess;
     try {
       server = await startService('standalone', { ...env, ...settingsEnv(settings) });
     } catch (error) {
+      await domain?.stop();
       await credentials.remove();
       throw error;
     }
@@ -103,6 +142,7 @@ export const standalone: StackLauncher = {
       mode: 'standalone',
       gatewayUrls: [gatewayUrl(port)],
       publishUrl: `http://127.0.0.1:${port}/v1/events`,
+      domainNatsUrl: domain?.url,
       credentials,
       terminateGateway: () => server.stop(),
       killGateway: () => server.kill(),
@@ -112,6 +152,7 @@ export const standalone: StackLauncher = {
       output: () => outputOf([server]),
       stop: async () => {
         await server.stop();
+        await domain?.stop();
         await credentials.remove();
       },
     };
@@ -121,8 +162,9 @@ export const standalone: StackLauncher = {
 /** NATS plus auth, channel-authorizer, publisher and two gateways, each its own process. */
 export const distributed: StackLauncher = {
   mode: 'distributed',
-  async start(settings = {}, authorizer = {}) {
+  async start(settings = {}, authorizer = {}, options = {}) {
     const credentials = await createCredentials();
+    const channels = await channelsEnv(credentials, options);
     const nats = await startNats();
     const [publisherPort, port1, port2] = await Promise.all([freePort(), freePort(), freePort()]);
     const bus = { NATS_URL: nats.url };
@@ -142,11 +184,17 @@ export const distributed: StackLauncher = {
           'channelAuthorizer',
           {
             ...bus,
+            ...channels,
             ...Object.fromEntries(Object.entries(authorizer).map(([k, v]) => [k, String(v)])),
           },
           'channel-authorizer',
         ),
-        startService('publisher', { ...bus, PORT: String(publisherPort), HOST: '127.0.0.1' }),
+        startService('publisher', {
+          ...bus,
+          ...channels,
+          PORT: String(publisherPort),
+          HOST: '127.0.0.1',
+        }),
         startService('gateway', gateway('gw-1', port1), 'gw-1'),
         startService('gateway', gateway('gw-2', port2), 'gw-2'),
       ]);
@@ -167,6 +215,7 @@ export const distributed: StackLauncher = {
       gatewayUrls: [gatewayUrl(port1), gatewayUrl(port2)],
       publishUrl: `http://127.0.0.1:${publisherPort}/v1/events`,
       natsUrl: nats.url,
+      domainNatsUrl: options.domainNats ? nats.url : undefined,
       credentials,
       terminateGateway: (index) => gatewayAt(index).stop(),
       killGateway: (index) => gatewayAt(index).kill(),

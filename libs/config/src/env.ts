@@ -87,6 +87,14 @@ export const Setting = {
         description: 'NATS credentials file (JWT + NKey) for authenticated clusters',
       }),
     ),
+  channelsFile: () =>
+    Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Channels file: channels, parameters, subjects and policies (docs/channels.md); default: the built-in catalog',
+      }),
+    ),
   natsUrl: () =>
     Type.String({
       minLength: 1,

@@ -2,19 +2,32 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 
 import { PlanLimits } from './plans.ts';
+import { tenantOfPermissionChange } from './subjects.ts';
 
 /**
  * Request and reply bodies of the internal services (JSON over the bus).
  * Replies are always `{ ok: true, ... }` or `{ ok: false, code, message }`.
  */
 
-/** What a credential may do: subscribe (clients), publish (domain services), admin (revocations). */
-export const Scope = Type.Union([
-  Type.Literal('subscribe'),
-  Type.Literal('publish'),
-  Type.Literal('admin'),
-]);
+/**
+ * What a credential may do: subscribe (clients), publish (domain services), admin
+ * (revocations, keys), or an operator's own scope that a channel policy requires.
+ */
+export const Scope = Type.String({ pattern: '^[a-z][a-z0-9_.:-]{0,63}$' });
 export type Scope = Static<typeof Scope>;
+
+/** A scope a key created through the admin API may have: any but `admin`. */
+export const DelegableScope = Type.String({ pattern: '^(?!admin$)[a-z][a-z0-9_.:-]{0,63}$' });
+
+/** The three scopes Switchboard itself gives meaning to. */
+export const BUILT_IN_SCOPES: readonly Scope[] = ['subscribe', 'publish', 'admin'];
+
+/** A list claim of a JWT (e.g. `projects: ["p1", "p2"]`) that claim policies read. */
+export const ClaimLists = Type.Record(
+  Type.String({ maxLength: 128 }),
+  Type.Array(Type.String({ maxLength: 256 }), { maxItems: 1000 }),
+);
+export type ClaimLists = Static<typeof ClaimLists>;
 
 /** Who is on the other end of a connection or a publish call. */
 export const Principal = Type.Object({
@@ -32,8 +45,8 @@ export const Principal = Type.Object({
   credentialId: Type.String(),
   /** The plan's limits as configured for this tenant, resolved by the auth service. */
   limits: PlanLimits,
-  /** Claims a policy may read (e.g. a JWT's lists of allowed ids). */
-  claims: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  /** A JWT's list claims, which claim policies read (e.g. the ids of allowed projects). */
+  claims: Type.Optional(ClaimLists),
 });
 export type Principal = Static<typeof Principal>;
 
@@ -58,26 +71,101 @@ export const AuthReply = Type.Union([
 ]);
 export type AuthReply = Static<typeof AuthReply>;
 
-export const AuthorizeRequest = Type.Object({
-  principal: Principal,
+/** One subscribe request of a client. */
+export const SubscribeItem = Type.Object({
   channel: Type.String(),
   params: Type.Record(Type.String(), Type.String()),
 });
+export type SubscribeItem = Static<typeof SubscribeItem>;
+
+/** Most subscriptions one authorize request may carry. */
+export const MAX_AUTHORIZE_ITEMS = 256;
+
+/**
+ * Several subscribe requests of one principal, answered in one round trip (a reconnecting
+ * client restoring its subscriptions, or a re-evaluation after a permission change).
+ */
+export const AuthorizeRequest = Type.Object({
+  principal: Principal,
+  items: Type.Array(SubscribeItem, { minItems: 1, maxItems: MAX_AUTHORIZE_ITEMS }),
+  /** Ask delegates again instead of answering from the cache (after a permission change). */
+  fresh: Type.Optional(Type.Boolean()),
+});
 export type AuthorizeRequest = Static<typeof AuthorizeRequest>;
 
-/** What a subscriber may listen on: one subscription id and the subjects it covers. */
+/**
+ * What a subscriber may listen on: one subscription id and the subjects it covers. A
+ * membership-limited subscription may cover no subject at all until a grant arrives.
+ */
 export const Grant = Type.Object({
   channel: Type.String(),
   subscriptionId: Type.String(),
-  subjects: Type.Array(Type.String(), { minItems: 1 }),
+  subjects: Type.Array(Type.String()),
+  /** Delegate resources the answer depends on: a change of one re-evaluates it. */
+  dependsOn: Type.Optional(Type.Array(Type.String())),
 });
 export type Grant = Static<typeof Grant>;
 
-export const AuthorizeReply = Type.Union([
+export const GrantReply = Type.Union([
   Type.Object({ ok: Type.Literal(true), grant: Grant }),
   Failure,
 ]);
+export type GrantReply = Static<typeof GrantReply>;
+
+export const AuthorizeReply = Type.Union([
+  Type.Object({ ok: Type.Literal(true), results: Type.Array(GrantReply) }),
+  Failure,
+]);
 export type AuthorizeReply = Static<typeof AuthorizeReply>;
+
+/** What the channel-authorizer sends a domain service on `sb.authz.<resource>`. */
+export const DelegateRequest = Type.Object({
+  tenant: Type.String(),
+  user_id: Type.Optional(Type.String()),
+  app_id: Type.Optional(Type.String()),
+  scopes: Type.Array(Scope),
+  resource: Type.String(),
+  /** The resource id; absent when the client subscribed without it (answer with `ids`). */
+  id: Type.Optional(Type.String()),
+  channel: Type.String(),
+  action: Type.Literal('subscribe'),
+});
+export type DelegateRequest = Static<typeof DelegateRequest>;
+
+/** A domain service's answer to a DelegateRequest. */
+export const DelegateReply = Type.Object({
+  decision: Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('not_found')]),
+  /** For a request without `id`: the ids the principal may see. Absent: all of them. */
+  ids: Type.Optional(
+    Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' }), { maxItems: 1000 }),
+  ),
+  reason: Type.Optional(Type.String({ maxLength: 200 })),
+  /** Cache the answer at most this long (the policy's `cacheTtlMs` is the upper bound). */
+  ttl_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type DelegateReply = Static<typeof DelegateReply>;
+
+/**
+ * Published by domain services on `sb.authz.changed.<tenant>`: the permissions of a user
+ * or application (absent: everyone in the tenant) on a resource (absent: any) changed.
+ */
+export const PermissionChange = Type.Object({
+  user_id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' })),
+  app_id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' })),
+  resource: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' })),
+  id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' })),
+});
+export type PermissionChange = Static<typeof PermissionChange>;
+
+/** Whether a permission change concerns a principal (of the change's tenant). */
+export function changeConcerns(
+  change: PermissionChange,
+  principal: Pick<Principal, 'userId' | 'appId'>,
+): boolean {
+  if (change.user_id !== undefined && change.user_id !== principal.userId) return false;
+  if (change.app_id !== undefined && change.app_id !== principal.appId) return false;
+  return true;
+}
 
 export const PublishReply = Type.Union([
   Type.Object({ ok: Type.Literal(true), id: Type.String() }),
@@ -156,9 +244,7 @@ export const CreateKeyRequest = Type.Object(
     plan: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' }),
     userId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' })),
     appId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' })),
-    scopes: Type.Array(Type.Union([Type.Literal('subscribe'), Type.Literal('publish')]), {
-      minItems: 1,
-    }),
+    scopes: Type.Array(DelegableScope, { minItems: 1, maxItems: 32, uniqueItems: true }),
     label: Type.Optional(Type.String({ maxLength: 200 })),
     expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
   },
@@ -196,6 +282,20 @@ export type ListKeysReply = Static<typeof ListKeysReply>;
 export const OkReply = Type.Union([Type.Object({ ok: Type.Literal(true) }), Failure]);
 export type OkReply = Static<typeof OkReply>;
 
+/**
+ * The tenant and the change of a message on `sb.authz.changed.<tenant>`. Throws
+ * ContractError for another subject or a body that is not a PermissionChange.
+ */
+export function readPermissionChange(
+  subject: string,
+  data: Uint8Array,
+): { readonly tenant: string; readonly change: PermissionChange } {
+  const tenant = tenantOfPermissionChange(subject);
+  if (tenant === undefined)
+    throw new ContractError(`${subject} is not a permission-change subject`);
+  return { tenant, change: decodePermissionChange(data) };
+}
+
 /** Thrown when a reply body does not match its contract. */
 export class ContractError extends Error {
   override name = 'ContractError';
@@ -222,6 +322,8 @@ export function decoder<T extends TSchema>(schema: T): (bytes: Uint8Array) => St
     return value;
   };
 }
+
+const decodePermissionChange = decoder(PermissionChange);
 
 export function encodeJson(value: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(value));

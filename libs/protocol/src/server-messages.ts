@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 import { ErrorCodes, type ErrorCode } from './codes.ts';
-import type { ChannelParams } from './subjects.ts';
+import type { ChannelParams } from './channels.ts';
 
 /** Details of an `error` frame; `reason` says what exactly was wrong. */
 export interface ErrorDetails {
@@ -133,4 +133,30 @@ export function subscriptionId(channel: string, params: ChannelParams): string {
   ];
   const digest = createHash('sha256').update(canonical.join('\n')).digest('base64url');
   return `sub_${digest.slice(0, 22)}`;
+}
+
+export interface SubscriptionErrorInput {
+  readonly subscriptionId: string;
+  readonly channel: string;
+  readonly params: ChannelParams;
+  readonly code: ErrorCode;
+  readonly reason: string;
+  readonly temporary?: boolean;
+}
+
+/**
+ * Ends an active subscription the server no longer allows (a permission change, a
+ * refreshed credential). No event of the subscription follows it.
+ */
+export function subscriptionErrorFrame(input: SubscriptionErrorInput): string {
+  return JSON.stringify({
+    type: 'subscription_error',
+    subscription_id: input.subscriptionId,
+    channel: input.channel,
+    ...input.params,
+    code: input.code,
+    message: 'The subscription has ended',
+    details: { reason: input.reason, channel: input.channel },
+    temporary: input.temporary || undefined,
+  });
 }

@@ -9,10 +9,10 @@ import type { ApiKeyEntry } from './credentials-file.ts';
 
 const USAGE = `usage:
   npm run keys -- create --tenant <id> --plan <free|professional|business|enterprise>
-                         (--user <id> | --app <id>) [--scopes subscribe,publish,admin] [--label <text>]
+                         (--user <id> | --app <id>) [--scopes subscribe,publish,admin,...] [--label <text>]
       Prints a new API key once, and the entry to add to "apiKeys" in the credentials file.
   npm run keys -- create --url <http://host:port> --admin-key <key> --plan <plan> (--user <id> | --app <id>)
-                         [--scopes subscribe,publish] [--label <text>]
+                         [--scopes subscribe,publish,...] [--label <text>]
       Asks the running service to create and store the key (in the admin key's tenant); prints it once.
   npm run keys -- list --url <http://host:port> --admin-key <key>
       Lists the tenant's keys (config file and created), without secrets.
@@ -56,8 +56,8 @@ function create(args: string[]): void {
   }
   if (Boolean(values.user) === Boolean(values.app)) fail('give exactly one of --user or --app');
   const scopes = values.scopes.split(',').map((s) => s.trim());
-  if (!scopes.every((s): s is Scope => s === 'subscribe' || s === 'publish' || s === 'admin'))
-    fail('--scopes: any of subscribe, publish, admin');
+  if (!scopes.every((s): s is Scope => /^[a-z][a-z0-9_.:-]{0,63}$/.test(s)))
+    fail('--scopes: subscribe, publish, admin or your own (lowercase, e.g. reports:read)');
 
   const key = generateApiKey();
   const hash = hashApiKey(key);

@@ -8,7 +8,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 
-import { isSafeId, type Principal, type Scope } from '@switchboard/protocol';
+import { isSafeId, type ClaimLists, type Principal, type Scope } from '@switchboard/protocol';
 
 import type { JwtIssuer } from './credentials-file.ts';
 import {
@@ -110,14 +110,41 @@ function claimString(payload: JWTPayload, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** Scopes a token may grant: any well-formed scope but `admin`, which only API keys carry. */
 function scopesOf(payload: JWTPayload, claim: string): Scope[] {
   const value = payload[claim];
-  const list = Array.isArray(value)
+  const list: unknown[] = Array.isArray(value)
     ? value
     : typeof value === 'string'
       ? value.split(' ')
       : ['subscribe'];
-  return list.filter((s): s is Scope => s === 'subscribe' || s === 'publish');
+  return list.filter((s): s is Scope => typeof s === 'string' && SCOPE.test(s) && s !== 'admin');
+}
+
+const SCOPE = /^[a-z][a-z0-9_.:-]{0,63}$/;
+/** Claims that are never lists of resource ids. */
+const REGISTERED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']);
+/** Most ids all list claims of a token may hold together. */
+export const MAX_CLAIM_LIST_IDS = 1000;
+
+/**
+ * The token's list claims (arrays of strings, e.g. `projects: ["p1", "p2"]`), which claim
+ * policies read. Other claims stay behind; a token with more ids than the gateway keeps
+ * per connection is refused rather than cut short.
+ */
+function claimListsOf(payload: JWTPayload, mapped: ReadonlySet<string>): ClaimLists | undefined {
+  let lists: Record<string, string[]> | undefined;
+  let total = 0;
+  for (const [name, value] of Object.entries(payload)) {
+    if (REGISTERED_CLAIMS.has(name) || mapped.has(name) || !Array.isArray(value)) continue;
+    if (name.length > 128 || !value.every((v) => typeof v === 'string' && v.length <= 256))
+      continue;
+    total += value.length;
+    if (total > MAX_CLAIM_LIST_IDS)
+      throw new TokenRejectedError(`Token claim lists hold more than ${MAX_CLAIM_LIST_IDS} ids`);
+    (lists ??= {})[name] = value as string[];
+  }
+  return lists;
 }
 
 /** The reason shown to the client for each error of verification; others are `Token is invalid`. */
@@ -218,6 +245,15 @@ export class TokenVerifier {
       userId,
       plan,
       scopes: scopesOf(payload, claims.scopes ?? 'scope'),
+      claims: claimListsOf(
+        payload,
+        new Set([
+          claims.tenant ?? 'tenant',
+          claims.user ?? 'sub',
+          claims.plan ?? 'plan',
+          claims.scopes ?? 'scope',
+        ]),
+      ),
       expiresAt: (payload.exp ?? 0) * 1000,
       issuedAt: payload.iat === undefined ? undefined : payload.iat * 1000,
       method: 'jwt',

@@ -4,6 +4,7 @@ import {
   decoder,
   ServiceSubjects,
   type AuthorizeRequest,
+  type GrantReply,
 } from '@switchboard/protocol';
 import { inSpan, SpanKind, traceHeaders } from '@switchboard/telemetry';
 
@@ -14,32 +15,36 @@ export class AuthorizerUnavailableError extends Error {
   override name = 'AuthorizerUnavailableError';
 }
 
-/** Asks the channel-authorizer, over the bus, for a subscription grant. */
+/** Asks the channel-authorizer, over the bus, for subscription grants. */
 export class AuthorizerClient {
   constructor(
     private readonly bus: Bus,
     private readonly timeoutMs: number,
   ) {}
 
-  authorize(request: AuthorizeRequest): Promise<AuthorizeReply> {
+  /** One answer per item, in order; several subscriptions cost one round trip. */
+  authorize(request: AuthorizeRequest): Promise<GrantReply[]> {
     return inSpan(
       'authz.subscribe',
-      { kind: SpanKind.CLIENT, attributes: { channel: request.channel } },
+      { kind: SpanKind.CLIENT, attributes: { subscriptions: request.items.length } },
       async () => {
+        let reply: AuthorizeReply;
         try {
-          return await requestJson(
+          reply = await requestJson(
             this.bus,
             ServiceSubjects.authorizeSubscribe,
             request,
             decodeReply,
-            {
-              timeoutMs: this.timeoutMs,
-              headers: traceHeaders(),
-            },
+            { timeoutMs: this.timeoutMs, headers: traceHeaders() },
           );
         } catch (cause) {
           throw new AuthorizerUnavailableError('channel-authorizer unavailable', { cause });
         }
+        if (!reply.ok || reply.results.length !== request.items.length)
+          throw new AuthorizerUnavailableError(
+            `channel-authorizer refused the request: ${reply.ok ? 'wrong number of answers' : reply.message}`,
+          );
+        return reply.results;
       },
     );
   }

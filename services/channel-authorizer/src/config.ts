@@ -6,6 +6,7 @@ import { Setting } from '@switchboard/config';
 export const AuthorizerSettings = Type.Object({
   NATS_URL: Setting.natsUrl(),
   NATS_CREDS: Setting.natsCreds(),
+  CHANNELS_FILE: Setting.channelsFile(),
   LOG_LEVEL: Setting.logLevel(),
   SHUTDOWN_TIMEOUT_MS: Setting.millis(10_000, 'Longest graceful shutdown before exit(1)'),
   GATEWAY_LEASE_MS: Setting.millis(

@@ -1,6 +1,7 @@
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv } from '@switchboard/config';
 import { logBusStatus, runMain, stopOnSignals, inOrder, VERSION } from '@switchboard/runtime';
+import { ChannelRegistry } from '@switchboard/protocol';
 import { createLogger, redactUserinfo, startTracing } from '@switchboard/telemetry';
 
 import { AuthorizerSettings } from './config.ts';
@@ -21,7 +22,10 @@ runMain(logger, async () => {
     name: 'switchboard-channel-authorizer',
   });
   logBusStatus(bus, logger);
-  await startChannelAuthorizer(bus, logger);
+  const registry = settings.CHANNELS_FILE
+    ? ChannelRegistry.fromFile(settings.CHANNELS_FILE)
+    : ChannelRegistry.defaults();
+  await startChannelAuthorizer(bus, logger, { registry });
   const ledger = await KvLedger.open(bus.connection, settings.GATEWAY_LEASE_MS);
   await serveConnectionLimits(bus, ledger, logger);
   logger.info(
@@ -30,6 +34,7 @@ runMain(logger, async () => {
       mode: 'nats',
       natsUrl: redactUserinfo(settings.NATS_URL),
       gatewayLeaseMs: settings.GATEWAY_LEASE_MS,
+      channels: settings.CHANNELS_FILE ?? 'built-in',
     },
     'ready',
   );

@@ -1,31 +1,87 @@
-import type { Bus } from '@switchboard/bus';
-import { AuthorizeRequest, decoder, encodeJson, ServiceSubjects } from '@switchboard/protocol';
+import type { Bus, BusSubscription } from '@switchboard/bus';
+import {
+  AuthorizeRequest,
+  ChannelRegistry,
+  decoder,
+  encodeJson,
+  PERMISSION_CHANGES,
+  readPermissionChange,
+  ServiceSubjects,
+  type PermissionChange,
+} from '@switchboard/protocol';
 import { contextFromHeaders, inSpan, SpanKind, type Logger } from '@switchboard/telemetry';
 
 import { ChannelAuthorizer } from './authorizer.ts';
-import { tenantWidePolicy } from './policy.ts';
+import { DelegateClient } from './delegates.ts';
 
 const decodeRequest = decoder(AuthorizeRequest);
 
-/** Serves `sb.svc.authz.subscribe` with the default tenant-wide policy. */
-export async function startChannelAuthorizer(bus: Bus, logger: Logger): Promise<void> {
-  const authorizer = new ChannelAuthorizer(tenantWidePolicy);
+export interface ChannelAuthorizerOptions {
+  /** The channels and their policies (default: the built-in catalog). */
+  readonly registry?: ChannelRegistry;
+  /**
+   * Where delegates answer (default: `bus`). Standalone mode passes a NATS connection here
+   * so domain services can answer an in-process authorizer; it forwards their permission
+   * changes onto `bus`, where the authorizer and the gateway follow them.
+   */
+  readonly delegateBus?: Bus;
+}
+
+/**
+ * Calls `onChange` for every well-formed message on `sb.authz.changed.<tenant>`; logs and
+ * skips the others.
+ */
+export function followPermissionChanges(
+  bus: Bus,
+  logger: Logger,
+  onChange: (tenant: string, change: PermissionChange) => void,
+): BusSubscription {
+  return bus.subscribe(PERMISSION_CHANGES, (message) => {
+    let read;
+    try {
+      read = readPermissionChange(message.subject, message.data);
+    } catch (err) {
+      logger.warn({ err, subject: message.subject }, 'malformed permission change ignored');
+      return;
+    }
+    onChange(read.tenant, read.change);
+  });
+}
+
+/**
+ * Serves `sb.svc.authz.subscribe` and follows `sb.authz.changed.<tenant>` to drop the
+ * delegate answers a permission change invalidates.
+ */
+export async function startChannelAuthorizer(
+  bus: Bus,
+  logger: Logger,
+  options: ChannelAuthorizerOptions = {},
+): Promise<ChannelAuthorizer> {
+  const registry = options.registry ?? ChannelRegistry.defaults();
+  const delegateBus = options.delegateBus ?? bus;
+  const delegates = new DelegateClient(delegateBus, logger);
+  const authorizer = new ChannelAuthorizer(registry, delegates);
+
+  followPermissionChanges(bus, logger, (tenant, change) => {
+    const removed = delegates.invalidate(tenant, change);
+    logger.debug({ tenant, ...change, removed }, 'permission change');
+  });
+
   await bus.serve(
     {
       service: 'channel-authorizer',
       name: 'subscribe',
       subject: ServiceSubjects.authorizeSubscribe,
-      description: 'authorize a subscription',
+      description: 'authorize subscriptions',
     },
     (message) => {
       const parent = message.headers && contextFromHeaders(message.headers);
-      return inSpan('authz.serve', { kind: SpanKind.SERVER, parent }, () =>
-        Promise.resolve(answer(message.data)),
-      );
+      return inSpan('authz.serve', { kind: SpanKind.SERVER, parent }, () => answer(message.data));
     },
   );
+  return authorizer;
 
-  function answer(data: Uint8Array): Uint8Array {
+  async function answer(data: Uint8Array): Promise<Uint8Array> {
     let request: AuthorizeRequest;
     try {
       request = decodeRequest(data);
@@ -38,13 +94,17 @@ export async function startChannelAuthorizer(bus: Bus, logger: Logger): Promise<
       });
     }
 
-    const reply = authorizer.authorize(request);
-    const { tenant, userId, appId } = request.principal;
-    if (!reply.ok)
-      logger.info(
-        { tenant, userId, appId, channel: request.channel, code: reply.code },
-        'subscribe refused',
-      );
+    const reply = await authorizer.authorize(request);
+    if (reply.ok) {
+      const { tenant, userId, appId } = request.principal;
+      reply.results.forEach((result, i) => {
+        if (!result.ok)
+          logger.info(
+            { tenant, userId, appId, channel: request.items[i]?.channel, code: result.code },
+            'subscribe refused',
+          );
+      });
+    }
     return encodeJson(reply);
   }
 }

@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
 
-import type { ConnectionLease, Principal } from '@switchboard/protocol';
+import type { ConnectionLease, Grant, Principal } from '@switchboard/protocol';
+
+import type { Ticket } from './grants.ts';
 
 import { MessageRate } from './message-rate.ts';
 
 /** A subscription held by one connection. */
 export interface HeldSubscription {
   readonly channel: string;
+  /** The parameters as the client sent them, to ask the authorizer again. */
+  readonly params: Readonly<Record<string, string>>;
+  /** Delegate resources whose permission changes re-evaluate this subscription. */
+  readonly dependsOn?: readonly string[];
   /** uWebSockets.js topics the socket joined, one per granted subject. */
   readonly topics: readonly string[];
 }
@@ -26,6 +32,10 @@ export interface Connection {
   /** Warns of, then enforces, the expiry of the credential. */
   expiryTimer?: NodeJS.Timeout;
   readonly subscriptions: Map<string, HeldSubscription>;
+  /** Subscribe and auth messages queued but not yet handled, for batching grants. */
+  upcoming?: Ticket[];
+  /** Grants of subscriptions the client ended, for subscribing again without a round trip. */
+  recentGrants?: Map<string, Grant>;
   lastSeen: number;
   /** Set by each server ping; the pong that answers it does not count against the rate. */
   awaitingPong: boolean;
@@ -57,6 +67,8 @@ export function newConnection(
     authTimer: undefined,
     expiryTimer: undefined,
     subscriptions: new Map(),
+    upcoming: undefined,
+    recentGrants: undefined,
     lastSeen: Date.now(),
     awaitingPong: false,
     rate: new MessageRate(),

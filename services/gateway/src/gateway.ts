@@ -12,10 +12,16 @@ import uWS, {
 
 import { AuthClient, type RevocationStore } from '@switchboard/auth';
 import type { Bus } from '@switchboard/bus';
-import { AuthorizerClient, LimitsClient } from '@switchboard/channel-authorizer';
 import {
+  AuthorizerClient,
+  followPermissionChanges,
+  LimitsClient,
+} from '@switchboard/channel-authorizer';
+import {
+  changeConcerns,
   CloseCodes,
   errorFrame,
+  type PermissionChange,
   parseClientMessage,
   type ParseResult,
   rateLimitWarningFrame,
@@ -34,7 +40,8 @@ import type { SocketSettings } from './config.ts';
 import { newConnection, SETTLED, type Connection } from './connection.ts';
 import { authenticate } from './authentication.ts';
 import { reply, type SessionContext } from './context.ts';
-import { handleParsed, releaseConnection } from './session.ts';
+import { forgetGrants, issueTicket } from './grants.ts';
+import { handleParsed, reevaluate, releaseConnection } from './session.ts';
 import { TopicRegistry } from './topics.ts';
 
 type Socket = WebSocket<Connection>;
@@ -120,6 +127,9 @@ export class Gateway {
       upstreamTimeoutMs: settings.UPSTREAM_TIMEOUT_MS,
     };
     revocations.onRevoked((notice) => closeRevoked(this.#connections, notice, logger));
+    followPermissionChanges(bus, logger, (tenant, change) =>
+      this.#onPermissionChange(tenant, change),
+    );
     const behavior = this.#behavior();
     this.app.ws('/v1', behavior).ws('/v1/', behavior);
     const upgradeRequired = (res: uWS.HttpResponse): void =>
@@ -326,7 +336,33 @@ export class Gateway {
       const warning = rateLimitWarningFrame(limit ?? 0, verdict.remaining, verdict.resetAt);
       this.#enqueue(ws, undefined, () => reply(ws, warning));
     }
-    this.#enqueue(ws, requestId, () => handleParsed(this.#session, ws, parsed));
+    if (conn.queued >= MAX_QUEUED) return this.#refuseBusy(ws, requestId);
+    const ticket = parsed.ok ? issueTicket(conn, parsed.message) : undefined;
+    this.#enqueue(ws, requestId, () => handleParsed(this.#session, ws, parsed, ticket));
+  }
+
+  /**
+   * A permission change of a tenant: the authorizer has dropped its cached answers; here
+   * every connection it concerns forgets its own and asks again, in its queue, about the
+   * subscriptions that depend on the changed resource.
+   */
+  #onPermissionChange(tenant: string, change: PermissionChange): void {
+    let affected = 0;
+    for (const ws of this.#connections) {
+      const conn = ws.getUserData();
+      const principal = conn.principal;
+      if (!principal || principal.tenant !== tenant || !changeConcerns(change, principal)) continue;
+      forgetGrants(conn);
+      const ids: string[] = [];
+      for (const [id, held] of conn.subscriptions) {
+        if (!held.dependsOn) continue;
+        if (change.resource === undefined || held.dependsOn.includes(change.resource)) ids.push(id);
+      }
+      if (ids.length === 0) continue;
+      affected++;
+      this.#enqueue(ws, undefined, () => reevaluate(this.#session, ws, ids, true), true);
+    }
+    this.logger.debug({ tenant, ...change, connections: affected }, 'permission change');
   }
 
   /** The JSON ping to every socket at once, then the silent ones closed. */
@@ -341,17 +377,24 @@ export class Gateway {
     this.#addressRate.prune();
   }
 
+  #refuseBusy(ws: Socket, requestId: string | undefined): void {
+    const reason = `More than ${MAX_QUEUED} messages are waiting for an answer`;
+    ws.send(
+      errorFrame({ code: 'rate_limit_exceeded', requestId, details: { reason } }),
+      false,
+      false,
+    );
+  }
+
   /** Runs `task` after the connection's earlier messages, so replies keep request order. */
-  #enqueue(ws: Socket, requestId: string | undefined, task: () => Promise<void> | void): void {
+  #enqueue(
+    ws: Socket,
+    requestId: string | undefined,
+    task: () => Promise<void> | void,
+    internal = false,
+  ): void {
     const conn = ws.getUserData();
-    if (conn.queued >= MAX_QUEUED) {
-      const reason = `More than ${MAX_QUEUED} messages are waiting for an answer`;
-      return void ws.send(
-        errorFrame({ code: 'rate_limit_exceeded', requestId, details: { reason } }),
-        false,
-        false,
-      );
-    }
+    if (conn.queued >= MAX_QUEUED && !internal) return this.#refuseBusy(ws, requestId);
     conn.queued++;
     conn.queue = conn.queue
       // Frames still queued when the socket closes are dropped, not sent to auth or the authorizer.

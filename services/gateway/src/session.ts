@@ -1,19 +1,34 @@
 import {
   errorFrame,
   isTenantEventSubject,
+  MAX_AUTHORIZE_ITEMS,
   pongFrame,
   subscribeParams,
+  subscriptionErrorFrame,
   subscriptionSuccessFrame,
   unsubscriptionSuccessFrame,
   type ClientMessage,
+  type Failure,
+  type Grant,
+  type GrantReply,
   type ParseResult,
   type Principal,
+  type SubscribeItem,
   type SubscribeMessage,
   type UnsubscribeMessage,
 } from '@switchboard/protocol';
 
 import { authenticate } from './authentication.ts';
 import type { Connection } from './connection.ts';
+import {
+  cachedGrant,
+  forgetGrants,
+  grantFor,
+  rememberGrant,
+  settleTicket,
+  subjectOfTopic,
+  type Ticket,
+} from './grants.ts';
 import {
   reply,
   replyUnavailable,
@@ -27,6 +42,7 @@ export async function handleParsed(
   ctx: SessionContext,
   ws: Socket,
   parsed: ParseResult,
+  ticket?: Ticket,
 ): Promise<void> {
   if (!parsed.ok) {
     const { reason, field, requestId } = parsed;
@@ -35,22 +51,32 @@ export async function handleParsed(
       errorFrame({ code: 'invalid_message_format', requestId, details: { reason, field } }),
     );
   }
-  await handleMessage(ctx, ws, parsed.message);
+  await handleMessage(ctx, ws, parsed.message, ticket);
 }
 
 export async function handleMessage(
   ctx: SessionContext,
   ws: Socket,
   message: ClientMessage,
+  ticket?: Ticket,
 ): Promise<void> {
   const conn = ws.getUserData();
+  if (ticket) settleTicket(conn, ticket);
   switch (message.type) {
     case 'ping':
       return reply(ws, pongFrame(message.request_id));
     case 'pong':
       return;
-    case 'auth':
-      return authenticate(ctx, ws, message);
+    case 'auth': {
+      const before = conn.principal;
+      await authenticate(ctx, ws, message);
+      // A refreshed credential may carry other scopes or claims: check what the connection holds.
+      if (before && conn.principal !== before && !conn.closed) {
+        forgetGrants(conn);
+        await reevaluate(ctx, ws, [...conn.subscriptions.keys()], false);
+      }
+      return;
+    }
   }
 
   if (!conn.principal) {
@@ -59,8 +85,23 @@ export async function handleMessage(
       errorFrame({ code: 'authentication_required', requestId: message.request_id }),
     );
   }
-  if (message.type === 'subscribe') return subscribe(ctx, ws, conn.principal, message);
+  if (message.type === 'subscribe') {
+    const item =
+      ticket?.kind === 'subscribe'
+        ? ticket
+        : ({ kind: 'subscribe', item: subscribeItem(message) } as const);
+    return subscribe(ctx, ws, conn.principal, message, item);
+  }
   return unsubscribe(ctx, ws, message);
+}
+
+function reasonOf(failure: Failure): string {
+  const reason = failure.details?.reason;
+  return typeof reason === 'string' ? reason : failure.message;
+}
+
+function subscribeItem(message: SubscribeMessage): SubscribeItem {
+  return { channel: message.channel, params: subscribeParams(message) };
 }
 
 async function subscribe(
@@ -68,20 +109,30 @@ async function subscribe(
   ws: Socket,
   principal: Principal,
   message: SubscribeMessage,
+  ticket: Extract<Ticket, { kind: 'subscribe' }>,
 ): Promise<void> {
   const conn = ws.getUserData();
   const { channel, request_id: requestId } = message;
-  const params = subscribeParams(message);
+  const { params } = ticket.item;
 
-  let result;
-  try {
-    result = await ctx.authorizer.authorize({ principal, channel, params });
-  } catch (err) {
-    ctx.logger.error({ err, connId: conn.id, channel }, 'channel-authorizer unavailable');
-    return replyUnavailable(ws, requestId, 'Authorization is temporarily unavailable', channel);
+  let result: GrantReply;
+  const cached = cachedGrant(conn, ticket.item);
+  if (cached) {
+    result = { ok: true, grant: cached };
+  } else {
+    try {
+      result = await grantFor(ctx, conn, principal, ticket);
+    } catch (err) {
+      ctx.logger.error({ err, connId: conn.id, channel }, 'channel-authorizer unavailable');
+      return replyUnavailable(ws, requestId, 'Authorization is temporarily unavailable', channel);
+    }
   }
   if (conn.closed) return;
   if (!result.ok) {
+    if (result.temporary) {
+      const reason = reasonOf(result);
+      return replyUnavailable(ws, requestId, reason, channel);
+    }
     const code =
       result.code === 'permission_denied' || result.code === 'resource_not_found'
         ? result.code
@@ -93,14 +144,8 @@ async function subscribe(
   }
 
   const { grant } = result;
-  // Defence in depth: whatever the authorizer says, a socket only ever listens within its tenant.
-  if (!grant.subjects.every((subject) => isTenantEventSubject(principal.tenant, subject))) {
-    ctx.logger.error(
-      { connId: conn.id, channel, subjects: grant.subjects },
-      'grant outside the tenant refused',
-    );
+  if (!grantWithinTenant(ctx, conn, principal, grant))
     return replyUnavailable(ws, requestId, 'Authorization returned an invalid grant', channel);
-  }
   const isNew = !conn.subscriptions.has(grant.subscriptionId);
   if (isNew) {
     const limit = principal.limits.maxSubscriptionsPerConnection;
@@ -115,11 +160,13 @@ async function subscribe(
         }),
       );
     }
-    const topics = grant.subjects.map((subject) =>
-      ctx.topics.acquire(subject, grant.subscriptionId),
-    );
-    for (const topic of topics) ws.subscribe(topic);
-    conn.subscriptions.set(grant.subscriptionId, { channel, topics });
+    const topics = grant.subjects.map((subject) => join(ctx, ws, subject, grant.subscriptionId));
+    conn.subscriptions.set(grant.subscriptionId, {
+      channel,
+      params,
+      topics,
+      dependsOn: grant.dependsOn,
+    });
     ctx.logger.debug(
       { connId: conn.id, tenant: principal.tenant, channel, subjects: grant.subjects },
       'subscribed',
@@ -136,14 +183,45 @@ async function subscribe(
   reply(ws, subscriptionSuccessFrame(channel, params, grant.subscriptionId, requestId));
 }
 
+/** Defence in depth: whatever the authorizer says, a socket only ever listens within its tenant. */
+function grantWithinTenant(
+  ctx: SessionContext,
+  conn: Connection,
+  principal: Principal,
+  grant: Grant,
+): boolean {
+  if (grant.subjects.every((subject) => isTenantEventSubject(principal.tenant, subject)))
+    return true;
+  ctx.logger.error(
+    { connId: conn.id, channel: grant.channel, subjects: grant.subjects },
+    'grant outside the tenant refused',
+  );
+  return false;
+}
+
+function join(ctx: SessionContext, ws: Socket, subject: string, subscriptionId: string): string {
+  const topic = ctx.topics.acquire(subject, subscriptionId);
+  ws.subscribe(topic);
+  return topic;
+}
+
+function leave(ctx: SessionContext, ws: Socket, topic: string): void {
+  ws.unsubscribe(topic);
+  ctx.topics.release(topic);
+}
+
 function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessage): void {
   const conn = ws.getUserData();
   const { subscription_id: id, request_id: requestId } = message;
-  if (!conn.subscriptions.has(id)) {
+  const held = conn.subscriptions.get(id);
+  if (!held) {
     const details = { reason: `Unknown subscription_id: ${id}`, subscription_id: id };
     return reply(ws, errorFrame({ code: 'invalid_subscription', requestId, details }));
   }
 
+  const item = { channel: held.channel, params: held.params };
+  const grant = cachedGrant(conn, item);
+  if (grant) rememberGrant(conn, item, grant);
   dropSubscription(ctx, ws, id);
   reply(ws, unsubscriptionSuccessFrame(id, requestId));
 }
@@ -153,9 +231,108 @@ function dropSubscription(ctx: SessionContext, ws: Socket, id: string): void {
   const held = conn.subscriptions.get(id);
   if (!held) return;
   conn.subscriptions.delete(id);
-  for (const topic of held.topics) {
-    ws.unsubscribe(topic);
-    ctx.topics.release(topic);
+  for (const topic of held.topics) leave(ctx, ws, topic);
+}
+
+/**
+ * Asks the authorizer again about subscriptions a connection holds (after a permission
+ * change, or a refreshed credential) in one request. A subscription still allowed keeps
+ * its id and follows the new grant's subjects (a new membership adds one, a lost one goes);
+ * one no longer allowed ends with `subscription_error`. If the authorizer cannot answer,
+ * the subscriptions end too, marked temporary: access is never kept on an unchecked grant.
+ */
+export async function reevaluate(
+  ctx: SessionContext,
+  ws: Socket,
+  subscriptionIds: readonly string[],
+  fresh: boolean,
+): Promise<void> {
+  const conn = ws.getUserData();
+  const principal = conn.principal;
+  const ids = subscriptionIds.filter((id) => conn.subscriptions.has(id));
+  if (!principal || ids.length === 0) return;
+
+  let replies: GrantReply[];
+  try {
+    const items = ids.map((id) => {
+      const held = conn.subscriptions.get(id)!;
+      return { channel: held.channel, params: held.params };
+    });
+    replies = [];
+    for (let i = 0; i < items.length; i += MAX_AUTHORIZE_ITEMS) {
+      const batch = items.slice(i, i + MAX_AUTHORIZE_ITEMS);
+      replies.push(...(await ctx.authorizer.authorize({ principal, items: batch, fresh })));
+    }
+  } catch (err) {
+    ctx.logger.error({ err, connId: conn.id }, 'channel-authorizer unavailable for re-evaluation');
+    const reason = 'Authorization could not be checked again; subscribe again later';
+    replies = ids.map(() => ({
+      ok: false,
+      code: 'server_error',
+      message: reason,
+      temporary: true,
+    }));
+  }
+  if (conn.closed) return;
+
+  const added: string[] = [];
+  ids.forEach((id, i) => {
+    const held = conn.subscriptions.get(id);
+    const result = replies[i];
+    if (!held || !result) return;
+    if (
+      result.ok &&
+      result.grant.subscriptionId === id &&
+      grantWithinTenant(ctx, conn, principal, result.grant)
+    ) {
+      const wanted = new Set(result.grant.subjects);
+      const kept = held.topics.filter((topic) => wanted.has(subjectOfTopic(topic)));
+      for (const topic of held.topics)
+        if (!wanted.has(subjectOfTopic(topic))) leave(ctx, ws, topic);
+      const have = new Set(kept.map(subjectOfTopic));
+      const fresh = result.grant.subjects.filter((subject) => !have.has(subject));
+      added.push(...fresh);
+      conn.subscriptions.set(id, {
+        ...held,
+        topics: [...kept, ...fresh.map((subject) => join(ctx, ws, subject, id))],
+        dependsOn: result.grant.dependsOn,
+      });
+      return;
+    }
+    dropSubscription(ctx, ws, id);
+    const failure: Failure = result.ok
+      ? {
+          ok: false,
+          code: 'server_error',
+          message: 'Authorization returned an invalid grant',
+          temporary: true,
+        }
+      : result;
+    const code =
+      failure.code === 'permission_denied' ||
+      failure.code === 'resource_not_found' ||
+      failure.code === 'invalid_subscription'
+        ? failure.code
+        : 'server_error';
+    ctx.logger.info({ connId: conn.id, channel: held.channel, code }, 'subscription ended');
+    reply(
+      ws,
+      subscriptionErrorFrame({
+        subscriptionId: id,
+        channel: held.channel,
+        params: held.params,
+        code,
+        reason: reasonOf(failure),
+        temporary: failure.temporary,
+      }),
+    );
+  });
+  if (added.length > 0) {
+    try {
+      await withTimeout(ctx.topics.registered(added), ctx.upstreamTimeoutMs);
+    } catch (err) {
+      ctx.logger.warn({ err, connId: conn.id }, 'bus did not confirm re-evaluated subscriptions');
+    }
   }
 }
 

@@ -5,9 +5,13 @@ import type { AuthClient } from '@switchboard/auth';
 import { requestJson, type Bus } from '@switchboard/bus';
 import {
   CreateKeyReply,
+  DelegableScope,
   decoder,
   ListKeysReply,
+  encodeJson,
   OkReply,
+  PermissionChange,
+  permissionChangeSubject,
   ServiceSubjects,
   type Principal,
   type Revocation,
@@ -33,15 +37,19 @@ const CreateKeyBody = Type.Object(
     plan: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,63}$' }),
     user_id: Type.Optional(Id),
     app_id: Type.Optional(Id),
-    scopes: Type.Array(Type.Union([Type.Literal('subscribe'), Type.Literal('publish')]), {
-      minItems: 1,
-    }),
+    scopes: Type.Array(DelegableScope, { minItems: 1, maxItems: 32, uniqueItems: true }),
     label: Type.Optional(Type.String({ maxLength: 200 })),
     expires_at: Type.Optional(Type.String({ format: 'date-time' })),
   },
   { additionalProperties: false },
 );
 const checkCreate = Compile(CreateKeyBody);
+
+const changeValidator = Compile(
+  Type.Object({ ...PermissionChange.properties }, { additionalProperties: false }),
+);
+const checkChange = (body: unknown): body is PermissionChange => changeValidator.Check(body);
+const checkChangeErrors = (body: unknown) => [...changeValidator.Errors(body)];
 
 const decoders = {
   ok: decoder(OkReply),
@@ -104,6 +112,26 @@ export class AdminApi {
       if (!answer) return unavailable('Key creation');
       if (!answer.ok) return invalid(answer.message);
       return { ok: true, status: 201, body: { key: answer.key, ...answer.info } };
+    });
+  }
+
+  /**
+   * Announces a permission change in the admin key's tenant on `sb.authz.changed.<tenant>`,
+   * for domain services that do not speak NATS themselves.
+   */
+  permissionChange(credential: string | undefined, body: unknown): Promise<AdminOutcome> {
+    return this.#asAdmin(credential, (admin) => {
+      if (!checkChange(body)) {
+        const [first] = checkChangeErrors(body);
+        return Promise.resolve(
+          invalid(
+            `Invalid permission change at ${first?.instancePath || '/'}: ${first?.message ?? 'invalid'}`,
+          ),
+        );
+      }
+      this.bus.publish(permissionChangeSubject(admin.tenant), encodeJson(body));
+      this.logger.info({ tenant: admin.tenant, ...body }, 'permission change announced');
+      return Promise.resolve({ ok: true, status: 202, body: { accepted: body } });
     });
   }
 

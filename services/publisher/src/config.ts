@@ -10,6 +10,7 @@ export const PublisherSettings = Type.Object({
   PORT: Setting.port(8090, 'Port of the publish API (`POST /v1/events`)'),
   MAX_BODY_BYTES: Setting.bytes(65_536, 'Largest publish request body; larger ones get 413'),
   UPSTREAM_TIMEOUT_MS: Setting.millis(2_000, 'Timeout of requests to the auth service'),
+  CHANNELS_FILE: Setting.channelsFile(),
   LOG_LEVEL: Setting.logLevel(),
   SHUTDOWN_TIMEOUT_MS: Setting.millis(10_000, 'Longest graceful shutdown before exit(1)'),
 });

@@ -146,7 +146,7 @@ export function mountPublishApi(
 
 /**
  * Mounts the admin API (keys with the `admin` scope): `POST /v1/admin/revocations`,
- * `POST /v1/admin/keys` and `GET /v1/admin/keys`.
+ * `POST /v1/admin/permission-changes`, `POST /v1/admin/keys` and `GET /v1/admin/keys`.
  */
 export function mountAdminApi(
   app: TemplatedApp,
@@ -155,6 +155,9 @@ export function mountAdminApi(
 ): void {
   mountJsonRoute(app, '/v1/admin/revocations', options, ({ credential, body }) =>
     admin.revoke(credential, body),
+  );
+  mountJsonRoute(app, '/v1/admin/permission-changes', options, ({ credential, body }) =>
+    admin.permissionChange(credential, body),
   );
   mountJsonRoute(app, '/v1/admin/keys', options, ({ credential, body }) =>
     admin.createKey(credential, body),

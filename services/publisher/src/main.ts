@@ -13,6 +13,7 @@ import {
   inOrder,
   VERSION,
 } from '@switchboard/runtime';
+import { ChannelRegistry } from '@switchboard/protocol';
 import { createLogger, redactUserinfo, startTracing } from '@switchboard/telemetry';
 
 import { PublisherSettings } from './config.ts';
@@ -35,7 +36,10 @@ runMain(logger, async () => {
   });
   logBusStatus(bus, logger);
   const auth = new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS);
-  const publisher = new EventPublisher(bus, auth, logger);
+  const channels = settings.CHANNELS_FILE
+    ? ChannelRegistry.fromFile(settings.CHANNELS_FILE)
+    : ChannelRegistry.defaults();
+  const publisher = new EventPublisher(bus, auth, logger, channels);
   await servePublishEndpoint(bus, publisher, { maxBodyBytes: settings.MAX_BODY_BYTES, logger });
 
   const app = uWS.App();
@@ -53,6 +57,7 @@ runMain(logger, async () => {
       host: settings.HOST,
       port,
       maxBodyBytes: settings.MAX_BODY_BYTES,
+      channels: settings.CHANNELS_FILE ?? 'built-in',
     },
     'ready',
   );

@@ -1,8 +1,8 @@
 import type { Bus } from '@switchboard/bus';
 import type { AuthClient } from '@switchboard/auth';
 import {
+  ChannelRegistry,
   encodeBusEvent,
-  resolvePublication,
   type ErrorCode,
   type ErrorDetails,
 } from '@switchboard/protocol';
@@ -71,6 +71,7 @@ export class EventPublisher {
     private readonly bus: Bus,
     private readonly auth: AuthClient,
     private readonly logger: Logger,
+    private readonly channels: ChannelRegistry = ChannelRegistry.defaults(),
   ) {}
 
   /**
@@ -121,7 +122,7 @@ export class EventPublisher {
       return { ok: false, code: 'permission_denied', message: 'Key lacks the publish scope' };
     }
 
-    const resolved = resolvePublication(
+    const resolved = this.channels.resolvePublication(
       principal.tenant,
       channel,
       params as Record<string, string>,

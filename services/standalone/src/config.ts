@@ -20,5 +20,14 @@ export const StandaloneSettings = Type.Object({
       description: 'Credentials file; without it a demo tenant with fresh keys is used',
     }),
   ),
+  CHANNELS_FILE: Setting.channelsFile(),
+  AUTHZ_NATS_URL: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'NATS server(s) where delegate policies ask domain services and permission changes arrive; without it, only the admin API announces changes',
+    }),
+  ),
+  NATS_CREDS: Setting.natsCreds(),
   MAX_BODY_BYTES: Setting.bytes(65_536, 'Largest publish request body; larger ones get 413'),
 });

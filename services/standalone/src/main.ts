@@ -4,7 +4,7 @@ import {
   readCredentialsFile,
   startAuthService,
 } from '@switchboard/auth';
-import { MemoryBus } from '@switchboard/bus';
+import { MemoryBus, NatsBus } from '@switchboard/bus';
 import {
   MemoryLedger,
   serveConnectionLimits,
@@ -27,7 +27,8 @@ import {
   inOrder,
   VERSION,
 } from '@switchboard/runtime';
-import { createLogger, startTracing } from '@switchboard/telemetry';
+import { ChannelRegistry, PERMISSION_CHANGES } from '@switchboard/protocol';
+import { createLogger, redactUserinfo, startTracing } from '@switchboard/telemetry';
 
 import { StandaloneSettings } from './config.ts';
 import { createDemoCredentials, demoBanner } from './demo.ts';
@@ -52,12 +53,31 @@ runMain(logger, async () => {
   const revocations = new MemoryRevocations();
   await startAuthService(bus, credentials, createLogger('auth', level), { revocations });
   const authorizerLogger = createLogger('channel-authorizer', level);
-  await startChannelAuthorizer(bus, authorizerLogger);
+  const channels = settings.CHANNELS_FILE
+    ? ChannelRegistry.fromFile(settings.CHANNELS_FILE)
+    : ChannelRegistry.defaults();
+  // Domain services reach an in-process authorizer through NATS, when one is configured.
+  const domainBus = settings.AUTHZ_NATS_URL
+    ? await NatsBus.connect({
+        servers: settings.AUTHZ_NATS_URL,
+        credsFile: settings.NATS_CREDS,
+        name: 'switchboard-standalone-authz',
+      })
+    : undefined;
+  if (domainBus) {
+    logBusStatus(domainBus, logger);
+    // The gateway follows permission changes on the in-process bus.
+    domainBus.subscribe(PERMISSION_CHANGES, (m) => bus.publish(m.subject, m.data, m.headers));
+  }
+  await startChannelAuthorizer(bus, authorizerLogger, {
+    registry: channels,
+    delegateBus: domainBus,
+  });
   await serveConnectionLimits(bus, new MemoryLedger(), authorizerLogger);
 
   const publisherLogger = createLogger('publisher', level);
   const auth = new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS);
-  const publisher = new EventPublisher(bus, auth, publisherLogger);
+  const publisher = new EventPublisher(bus, auth, publisherLogger, channels);
   await servePublishEndpoint(bus, publisher, {
     maxBodyBytes: settings.MAX_BODY_BYTES,
     logger: publisherLogger,
@@ -81,7 +101,15 @@ runMain(logger, async () => {
     publishUrl: `http://${base}/v1/events`,
   };
   if (demo) process.stdout.write(`${demoBanner(demo, endpoints)}\n`);
-  const { HOST, SWITCHBOARD_CONFIG, LOG_LEVEL, ...limits } = settings;
+  const {
+    HOST,
+    SWITCHBOARD_CONFIG,
+    LOG_LEVEL,
+    CHANNELS_FILE,
+    AUTHZ_NATS_URL,
+    NATS_CREDS,
+    ...limits
+  } = settings;
   logger.info(
     {
       version: VERSION,
@@ -89,6 +117,9 @@ runMain(logger, async () => {
       host: HOST,
       port,
       config: SWITCHBOARD_CONFIG ?? 'demo',
+      channels: CHANNELS_FILE ?? 'built-in',
+      authzNatsUrl: AUTHZ_NATS_URL && redactUserinfo(AUTHZ_NATS_URL),
+      natsCreds: NATS_CREDS !== undefined || undefined,
       logLevel: LOG_LEVEL,
       ...limits,
     },
@@ -100,6 +131,7 @@ runMain(logger, async () => {
     inOrder(
       () => gateway.stop(),
       () => bus.drain(),
+      () => domainBus?.drain(),
       stopTracing,
     ),
     settings.SHUTDOWN_TIMEOUT_MS,
