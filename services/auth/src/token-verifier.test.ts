@@ -57,6 +57,32 @@ describe('TokenVerifier', () => {
     expect(principal.expiresAt).toBeGreaterThan(Date.now());
   });
 
+  it('reads operator scopes but never admin, and passes list claims on', async () => {
+    const principal = await verifier.verify(
+      await hsToken(
+        claims({
+          scope: 'subscribe reports:read admin Bad!',
+          projects: ['p1', 'p2'],
+          teams: [],
+          nickname: 'al',
+          mixed: ['a', 1],
+        }),
+      ),
+    );
+    expect(principal.scopes).toEqual(['subscribe', 'reports:read']);
+    expect(principal.claims).toEqual({ projects: ['p1', 'p2'], teams: [] });
+  });
+
+  it('refuses a token whose list claims hold more than 1000 ids', async () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `p${i}`);
+    await expect(
+      verifier.verify(await hsToken(claims({ projects: ids(600), teams: ids(401) }))),
+    ).rejects.toThrow('Token claim lists hold more than 1000 ids');
+    await expect(
+      verifier.verify(await hsToken(claims({ projects: ids(1000) }))),
+    ).resolves.toMatchObject({ claims: { projects: ids(1000) } });
+  });
+
   it('verifies RS256 tokens against the configured public key', async () => {
     const token = await new SignJWT(claims())
       .setProtectedHeader({ alg: 'RS256' })
