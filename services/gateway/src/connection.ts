@@ -36,6 +36,8 @@ export interface Connection {
   upcoming?: Ticket[];
   /** Grants of subscriptions the client ended, for subscribing again without a round trip. */
   recentGrants?: Map<string, Grant>;
+  /** Counts permission changes that concerned this connection, to spot answers they overtook. */
+  permissionChanges: number;
   lastSeen: number;
   /** Set by each server ping; the pong that answers it does not count against the rate. */
   awaitingPong: boolean;
@@ -69,6 +71,7 @@ export function newConnection(
     subscriptions: new Map(),
     upcoming: undefined,
     recentGrants: undefined,
+    permissionChanges: 0,
     lastSeen: Date.now(),
     awaitingPong: false,
     rate: new MessageRate(),

@@ -353,6 +353,7 @@ export class Gateway {
       const principal = conn.principal;
       if (!principal || principal.tenant !== tenant || !changeConcerns(change, principal)) continue;
       forgetGrants(conn);
+      conn.permissionChanges++;
       const ids: string[] = [];
       for (const [id, held] of conn.subscriptions) {
         if (!held.dependsOn) continue;

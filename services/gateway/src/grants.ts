@@ -17,7 +17,13 @@ import type { SessionContext } from './context.ts';
  * reaches past one, since the grants of later subscribes depend on its outcome).
  */
 export type Ticket =
-  | { readonly kind: 'subscribe'; readonly item: SubscribeItem; answer?: Promise<GrantReply> }
+  | {
+      readonly kind: 'subscribe';
+      readonly item: SubscribeItem;
+      answer?: Promise<GrantReply>;
+      /** `conn.permissionChanges` when the answer was asked for. */
+      askedAt?: number;
+    }
   | { readonly kind: 'auth' };
 
 /** Grants of unsubscribed channels a connection keeps, so subscribing again costs no round trip. */
@@ -109,6 +115,7 @@ export function grantFor(
   }
   const replies = ctx.authorizer.authorize({ principal, items: batch.map((t) => t.item) });
   batch.forEach((t, i) => {
+    t.askedAt = conn.permissionChanges;
     t.answer = replies.then((all) => all[i]!);
     // Awaited when the ticket's message is handled; this keeps a failure from going unhandled.
     t.answer.catch(() => undefined);

@@ -122,6 +122,13 @@ async function subscribe(
   } else {
     try {
       result = await grantFor(ctx, conn, principal, ticket);
+      // A permission change arrived while the answer was on its way: it may predate the change.
+      if (result.ok && result.grant.dependsOn && ticket.askedAt !== conn.permissionChanges) {
+        const items = [ticket.item];
+        [result] = (await ctx.authorizer.authorize({ principal, items, fresh: true })) as [
+          GrantReply,
+        ];
+      }
     } catch (err) {
       ctx.logger.error({ err, connId: conn.id, channel }, 'channel-authorizer unavailable');
       return replyUnavailable(ws, requestId, 'Authorization is temporarily unavailable', channel);
