@@ -87,9 +87,18 @@ describeEachStack('slow consumers', { MAX_BACKPRESSURE_BYTES: 65_536 }, (sut) =>
       JSON.stringify({ type: 'subscribe', channel: 'chat.messages', ...room, request_id: 's' }),
     );
     await slow.nextText((t) => t.includes('subscription_success'));
+    const auth = await slow.nextText((t) => t.includes('auth_success'));
+    const connId = (JSON.parse(auth) as { connection_id: string }).connection_id;
     const fast: TestClient = await connectAs(stack, 'alice');
     await subscribe(fast, 'chat.messages', room);
     slow.stopReading();
+    // The slow reader reads on as soon as the gateway has closed it: uWebSockets.js drops a socket
+    // whose close frame stays unread for long, and publishing below can take seconds on a busy machine.
+    const closedLine = new RegExp(`"connId":"${connId}".*"msg":"closed slow consumer"`);
+    const slowFrames = (async () => {
+      while (!closedLine.test(stack.output())) await new Promise((r) => setTimeout(r, 20));
+      return slow.readToEnd();
+    })();
 
     // Far more than loopback's kernel buffers hold, so the server's own backlog has to grow.
     const total = 3_000;
@@ -119,7 +128,7 @@ describeEachStack('slow consumers', { MAX_BACKPRESSURE_BYTES: 65_536 }, (sut) =>
     }
     expect(fast.isOpen).toBe(true);
 
-    const frames = await slow.readToEnd();
+    const frames = await slowFrames;
     const last = frames.at(-1);
     expect(last).toEqual({ closeCode: 4003 });
     // The slow reader got a gap-free prefix of what everyone got: nothing skipped before the close.

@@ -108,8 +108,13 @@ export class Gateway {
     this.#origins = new OriginPolicy(settings.ALLOWED_ORIGINS);
     if (this.#origins.refusesBrowsers)
       logger.warn('ALLOWED_ORIGINS is empty: browser connections are refused');
-    this.#topics = new TopicRegistry(this.app, bus, (subject) =>
-      logger.warn({ subject }, 'dropped a bus message that is not an event'),
+    this.#topics = new TopicRegistry(
+      this.app,
+      bus,
+      (subject) => logger.warn({ subject }, 'dropped a bus message that is not an event'),
+      // Well inside the headroom above MAX_BACKPRESSURE_BYTES that uWebSockets.js allows.
+      BACKLOG_HEADROOM_BYTES / 2,
+      () => this.#checkBacklogs(),
     );
     this.#session = {
       auth: new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
@@ -373,6 +378,7 @@ export class Gateway {
   }
 
   #checkBacklogs(): void {
+    this.#topics.resetPublished();
     const limit = this.settings.MAX_BACKPRESSURE_BYTES;
     this.#slowConsumers += closeSlowConsumers(this.#connections, limit, this.logger);
     this.#addressRate.prune();

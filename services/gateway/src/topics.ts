@@ -34,11 +34,25 @@ export class TopicRegistry {
   readonly #subjects = new Map<string, SubjectEntry>();
   #malformed = 0;
 
+  /** Frame bytes handed to uWebSockets.js since the last backlog check. */
+  #published = 0;
+
+  /**
+   * `onPublished` runs once `publishBudget` frame bytes have gone out since the last
+   * `resetPublished()`: no socket's backlog can have grown by more than that, so a check
+   * then catches slow consumers even when a busy event loop delays the periodic one.
+   */
   constructor(
     private readonly app: TemplatedApp,
     private readonly bus: Bus,
     private readonly onMalformed: (subject: string) => void,
+    private readonly publishBudget = Infinity,
+    private readonly onPublished: () => void = () => undefined,
   ) {}
+
+  resetPublished(): void {
+    this.#published = 0;
+  }
 
   /** Counts one more member of the topic for (subject, subscription id); returns its name. */
   acquire(subject: string, subscriptionId: string): string {
@@ -110,8 +124,14 @@ export class TopicRegistry {
       : undefined;
 
     for (const topic of topics.values()) {
-      this.app.publish(topic.name, eventFrame(topic.prefix, message.data), false, false);
+      const frame = eventFrame(topic.prefix, message.data);
+      this.app.publish(topic.name, frame, false, false);
+      this.#published += frame.length;
     }
     span?.end();
+    if (this.#published > this.publishBudget) {
+      this.#published = 0;
+      this.onPublished();
+    }
   }
 }
