@@ -27,7 +27,8 @@ export function describeEachStack(
   title: string,
   settings: GatewaySettings,
   body: (sut: StackUnderTest) => void,
-  options: StackOptions = {},
+  /** How to deploy; a function runs before each stack starts (e.g. to start a JWKS endpoint). */
+  options: StackOptions | (() => Promise<StackOptions>) = {},
 ): void {
   const table = STACK_LAUNCHERS.map((launcher) => [launcher.mode, launcher] as const);
   describe.each(table)(`${title}, in %s mode,`, (_mode, launcher) => {
@@ -41,7 +42,8 @@ export function describeEachStack(
     };
 
     beforeAll(async () => {
-      running = await launcher.start(settings, {}, options);
+      const resolved = typeof options === 'function' ? await options() : options;
+      running = await launcher.start(settings, {}, resolved);
     }, START_TIMEOUT_MS);
 
     afterEach(async (context: TestContext) => {

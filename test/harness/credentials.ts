@@ -10,6 +10,7 @@ import {
   hashApiKey,
   type ApiKeyEntry,
   type CredentialsFile,
+  type JwtIssuer,
 } from '@switchboard/auth';
 
 type KeySpec = Omit<ApiKeyEntry, 'hash' | 'id'>;
@@ -97,8 +98,13 @@ export function unsignedToken(claims: JWTPayload): string {
   return new UnsecuredJWT(claims).encode();
 }
 
-/** Writes a fresh credentials file (new random keys and secret) into a temp dir. */
-export async function createCredentials(): Promise<TestCredentials> {
+/**
+ * Writes a fresh credentials file (new random keys and secret) into a temp dir, with
+ * `extraIssuers` after the stack's own HS256 issuer.
+ */
+export async function createCredentials(
+  extraIssuers: readonly JwtIssuer[] = [],
+): Promise<TestCredentials> {
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-credentials-'));
   const jwt: JwtIssuerConfig = {
     issuer: 'https://issuer.test',
@@ -113,7 +119,10 @@ export async function createCredentials(): Promise<TestCredentials> {
     apiKeys.push({ ...spec, scopes: [...spec.scopes], hash: hashApiKey(keys[name]), label: name });
   }
 
-  const file: Pick<CredentialsFile, 'apiKeys' | 'jwt'> = { apiKeys, jwt: [{ ...jwt }] };
+  const file: Pick<CredentialsFile, 'apiKeys' | 'jwt'> = {
+    apiKeys,
+    jwt: [{ ...jwt }, ...extraIssuers],
+  };
   const path = join(dir, 'credentials.json');
   await writeFile(path, JSON.stringify(file, null, 2), { mode: 0o600 });
 

@@ -1,6 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
+import type { JwtIssuer } from '@switchboard/auth';
+
 import { createCredentials, type TestCredentials } from './credentials.ts';
 import { startNats } from './nats.ts';
 import { freePort } from './ports.ts';
@@ -38,6 +40,8 @@ export interface StackOptions {
    * changes: the stack's own in distributed mode, one started for the purpose in standalone.
    */
   readonly domainNats?: boolean;
+  /** JWT issuers the auth service trusts besides the stack's own HS256 one. */
+  readonly jwtIssuers?: readonly JwtIssuer[];
 }
 
 /**
@@ -119,7 +123,7 @@ async function channelsEnv(
 export const standalone: StackLauncher = {
   mode: 'standalone',
   async start(settings = {}, _authorizer = {}, options = {}) {
-    const credentials = await createCredentials();
+    const credentials = await createCredentials(options.jwtIssuers);
     const domain = options.domainNats ? await startNats() : undefined;
     const port = await freePort();
     const env = {
@@ -163,7 +167,7 @@ export const standalone: StackLauncher = {
 export const distributed: StackLauncher = {
   mode: 'distributed',
   async start(settings = {}, authorizer = {}, options = {}) {
-    const credentials = await createCredentials();
+    const credentials = await createCredentials(options.jwtIssuers);
     const channels = await channelsEnv(credentials, options);
     const nats = await startNats();
     const [publisherPort, port1, port2] = await Promise.all([freePort(), freePort(), freePort()]);

@@ -1,20 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
-import {
-  exportJWK,
-  exportSPKI,
-  generateKeyPair,
-  SignJWT,
-  type CryptoKey,
-  type JWK,
-  type JWTHeaderParameters,
-} from 'jose';
+import { SignJWT, type JWTHeaderParameters } from 'jose';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { TokenVerifier, type JwtIssuer } from '@switchboard/auth';
+
+import { JwksServer, signingKey, type SigningKey } from '../harness/jwks.ts';
 
 const ISSUER_A = 'https://a.idp.test';
 const ISSUER_B = 'https://b.idp.test';
@@ -25,68 +16,11 @@ const INVALID = 'Token is invalid';
 const COOLDOWN_MS = 30_000;
 const MAX_AGE_MS = 600_000;
 
-/** A JWKS endpoint on 127.0.0.1 that counts requests and can rotate, hang, redirect and stop. */
-class JwksServer {
-  keys: JWK[] = [];
-  requests = 0;
-  hanging = false;
-  redirectTo: string | undefined;
-  #port = 0;
-  #server: Server | undefined;
-
-  get url(): string {
-    return `http://127.0.0.1:${this.#port}/jwks.json`;
-  }
-
-  /** Listens on a free port, or on the port it had before it was stopped. */
-  async start(): Promise<void> {
-    const server = createServer((_request, response) => this.#answer(response));
-    server.listen(this.#port, '127.0.0.1');
-    await once(server, 'listening');
-    this.#port = (server.address() as AddressInfo).port;
-    this.#server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    this.#server = undefined;
-    server.close();
-    server.closeAllConnections();
-    await once(server, 'close');
-  }
-
-  #answer(response: ServerResponse): void {
-    this.requests += 1;
-    if (this.hanging) return;
-    if (this.redirectTo) {
-      response.writeHead(302, { location: this.redirectTo }).end();
-      return;
-    }
-    response.writeHead(200, { 'content-type': 'application/jwk-set+json' });
-    response.end(JSON.stringify({ keys: this.keys }));
-  }
-}
-
 /** A token with `alg` none and no signature. */
 function unsigned(header: object, iss: string): string {
   const payload = { tenant: 'acme', sub: 'alice', iss, aud: AUDIENCE, exp: 9e9 };
   const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${part(header)}.${part(payload)}.`;
-}
-
-interface SigningKey {
-  readonly kid: string;
-  readonly alg: 'RS256' | 'ES256';
-  readonly privateKey: CryptoKey;
-  readonly jwk: JWK;
-  readonly pem: string;
-}
-
-async function signingKey(kid: string, alg: SigningKey['alg']): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg };
-  return { kid, alg, privateKey, jwk, pem: await exportSPKI(publicKey) };
 }
 
 describe('JWT issuers with a JWKS URL', () => {
