@@ -8,7 +8,7 @@ import { connect } from '../harness/ws-client.ts';
 
 /**
  * JWT issuers end to end, through gateway, auth and (in distributed mode) NATS: a JWKS
- * issuer whose keys rotate and whose endpoint goes down, and a static RS256 issuer that
+ * issuer whose keys rotate and whose endpoint goes down, and a static ES256 issuer that
  * must not accept HS256 tokens keyed with its public key.
  */
 const JWKS_ISSUER = 'https://jwks.idp.test';
@@ -98,7 +98,7 @@ describeEachStack(
       });
     });
 
-    it('refuses HS256 tokens keyed with an RS/ES issuer’s public key (algorithm confusion)', async () => {
+    it('refuses HS256 tokens keyed with an ES256 issuer’s public key (algorithm confusion)', async () => {
       const secret = new TextEncoder().encode(keys().static!.pem);
       expect(await auth(await token({ alg: 'HS256', key: secret }, STATIC_ISSUER))).toMatchObject({
         type: 'auth_error',
