@@ -206,6 +206,15 @@ describe('a channels file', () => {
     ).toThrow(/^f\.json: \/channels\/0/);
   });
 
+  it('accepts the example file in deploy/examples', () => {
+    const example = new URL('../../../deploy/examples/channels.json', import.meta.url).pathname;
+    const registry = ChannelRegistry.fromFile(example);
+    expect(registry.find('boards.updates')?.definition.policies[0]).toMatchObject({
+      type: 'delegate',
+    });
+    expect(registry.find('chat.messages')).toBeDefined();
+  });
+
   it('reads a file and names it in errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'channels-'));
     const good = join(dir, 'good.json');
