@@ -19,7 +19,6 @@ import {
   parseClientMessage,
   type ParseResult,
   rateLimitWarningFrame,
-  SERVER_PING_FRAME,
   timestamp,
   UNAUTHENTICATED_LIMITS,
 } from '@switchboard/protocol';
@@ -31,13 +30,13 @@ import { closeRevoked, closeSlowConsumers, reapSilent } from './housekeeping.ts'
 import { LeaseKeeper } from './leases.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
-import { newConnection, SETTLED, type Connection } from './connection.ts';
+import { newConnection, SETTLED, type Connection, type SocketData } from './connection.ts';
 import { authenticate } from './authentication.ts';
 import { reply, type SessionContext } from './context.ts';
 import { handleParsed, releaseConnection } from './session.ts';
 import { TopicRegistry } from './topics.ts';
 
-type Socket = WebSocket<Connection>;
+type Socket = WebSocket<SocketData>;
 
 export interface GatewayOptions {
   /** Name in logs and in the connection ledger (default `gateway`). */
@@ -53,8 +52,6 @@ function messageLimit(conn: Connection): number | null {
 
 /** Values of the `v` query parameter this gateway speaks; absent means the latest. */
 const SUPPORTED_VERSIONS = new Set(['1', 'v1']);
-/** Topic every socket joins so one `app.publish` pings them all. */
-const PING_TOPIC = '$ping';
 /** Frames in a connection's queue beyond which new ones are refused. */
 const MAX_QUEUED = 64;
 
@@ -170,7 +167,7 @@ export class Gateway {
     for (const ws of [...this.#connections]) ws.end(code, reason);
   }
 
-  #behavior(): WebSocketBehavior<Connection> {
+  #behavior(): WebSocketBehavior<SocketData> {
     const { settings, logger } = this;
     return {
       compression: uWS.DISABLED,
@@ -185,9 +182,8 @@ export class Gateway {
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
 
       open: (ws) => {
-        const conn = ws.getUserData();
+        const conn = ws.getUserData().conn;
         this.#connections.add(ws);
-        ws.subscribe(PING_TOPIC);
         const { code, reason } = CloseCodes.authenticationTimeout;
         conn.authTimer = setTimeout(() => {
           if (!conn.principal && !conn.closed) ws.end(code, reason);
@@ -208,11 +204,11 @@ export class Gateway {
       message: (ws, message, isBinary) => this.#onMessage(ws, message, isBinary),
 
       pong: (ws) => {
-        ws.getUserData().lastSeen = Date.now();
+        ws.getUserData().conn.lastSeen = Date.now();
       },
 
       close: (ws, code) => {
-        const conn = ws.getUserData();
+        const conn = ws.getUserData().conn;
         conn.closed = true;
         this.#connections.delete(ws);
         releaseConnection(this.#session, conn);
@@ -257,13 +253,13 @@ export class Gateway {
       );
     }
 
-    const connection = newConnection(
+    const conn = newConnection(
       address,
       req.getQuery('client_id') || undefined,
       req.getQuery('api_key') || undefined,
     );
-    res.upgrade(
-      connection,
+    res.upgrade<SocketData>(
+      { conn },
       req.getHeader('sec-websocket-key'),
       req.getHeader('sec-websocket-protocol'),
       req.getHeader('sec-websocket-extensions'),
@@ -285,7 +281,7 @@ export class Gateway {
    * (errors included) leaves in the order the frames came in.
    */
   #onMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
-    const conn = ws.getUserData();
+    const conn = ws.getUserData().conn;
     conn.lastSeen = Date.now();
     if (message.byteLength > this.settings.MAX_MESSAGE_BYTES) {
       const { code, reason } = CloseCodes.messageTooBig;
@@ -329,9 +325,8 @@ export class Gateway {
     this.#enqueue(ws, requestId, () => handleParsed(this.#session, ws, parsed));
   }
 
-  /** The JSON ping to every socket at once, then the silent ones closed. */
+  /** The JSON ping to every socket, and the silent ones closed. */
   #checkLiveness(): void {
-    this.app.publish(PING_TOPIC, SERVER_PING_FRAME, false, false);
     reapSilent(this.#connections, this.settings.PING_INTERVAL_MS, this.settings.PING_TIMEOUT_MS);
   }
 
@@ -343,7 +338,7 @@ export class Gateway {
 
   /** Runs `task` after the connection's earlier messages, so replies keep request order. */
   #enqueue(ws: Socket, requestId: string | undefined, task: () => Promise<void> | void): void {
-    const conn = ws.getUserData();
+    const conn = ws.getUserData().conn;
     if (conn.queued >= MAX_QUEUED) {
       const reason = `More than ${MAX_QUEUED} messages are waiting for an answer`;
       return void ws.send(

@@ -43,7 +43,7 @@ export async function handleMessage(
   ws: Socket,
   message: ClientMessage,
 ): Promise<void> {
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   switch (message.type) {
     case 'ping':
       return reply(ws, pongFrame(message.request_id));
@@ -69,7 +69,7 @@ async function subscribe(
   principal: Principal,
   message: SubscribeMessage,
 ): Promise<void> {
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   const { channel, request_id: requestId } = message;
   const params = subscribeParams(message);
 
@@ -137,7 +137,7 @@ async function subscribe(
 }
 
 function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessage): void {
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   const { subscription_id: id, request_id: requestId } = message;
   if (!conn.subscriptions.has(id)) {
     const details = { reason: `Unknown subscription_id: ${id}`, subscription_id: id };
@@ -149,7 +149,7 @@ function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessag
 }
 
 function dropSubscription(ctx: SessionContext, ws: Socket, id: string): void {
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   const held = conn.subscriptions.get(id);
   if (!held) return;
   conn.subscriptions.delete(id);

@@ -7,7 +7,7 @@ import { encodeBusEvent } from '@switchboard/protocol';
 import { TopicRegistry } from './topics.ts';
 
 /** A bus that counts its subscriptions, and an app that records what it publishes. */
-function setup() {
+function setup(onPublish: (topic: string) => void = () => undefined) {
   const bus = new MemoryBus();
   let live = 0;
   const subscribe = bus.subscribe.bind(bus);
@@ -18,7 +18,10 @@ function setup() {
   };
   const published: Array<{ topic: string; frame: string }> = [];
   const app = {
-    publish: (topic: string, frame: Buffer) => published.push({ topic, frame: frame.toString() }),
+    publish: (topic: string, frame: Buffer) => {
+      onPublish(topic);
+      published.push({ topic, frame: frame.toString() });
+    },
   } as unknown as TemplatedApp;
   const registry = new TopicRegistry(app, bus, () => undefined);
   return { bus, registry, published, live: () => live };
@@ -58,6 +61,26 @@ describe('TopicRegistry', () => {
         .map((p) => (JSON.parse(p.frame) as { subscription_id: string }).subscription_id)
         .sort(),
     ).toEqual(['sub_1', 'sub_2']);
+  });
+
+  it('still feeds every subscription id of a subject when one is released during a delivery', async () => {
+    // As when uWebSockets.js closes a socket over its backpressure limit inside `publish`.
+    let first = '';
+    const { bus, registry, published } = setup((topic) => {
+      if (topic === first) registry.release(first);
+    });
+    first = registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
+    registry.acquire('sb.ev.t.chat.messages.r1', 'sub_2');
+    registry.acquire('sb.ev.t.chat.messages.r1', 'sub_3');
+
+    bus.publish(
+      'sb.ev.t.chat.messages.r1',
+      encodeBusEvent({ channel: 'chat.messages', event: 'e', data: 1 }).payload,
+    );
+    await tick();
+
+    expect(published).toHaveLength(3);
+    expect(registry.stats()).toMatchObject({ subjects: 1, topics: 2 });
   });
 
   it('drops bus messages that are not events, and counts them', async () => {
