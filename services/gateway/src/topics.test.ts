@@ -29,11 +29,19 @@ function setup(onPublish: (topic: string) => void = () => undefined) {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+const ROOM = 'sb.ev.t.chat.messages.r1';
+
+/** Publishes one event on `subject` and waits until the bus has delivered it. */
+async function publishEvent(bus: MemoryBus, subject: string): Promise<void> {
+  bus.publish(subject, encodeBusEvent({ channel: 'chat.messages', event: 'e', data: 1 }).payload);
+  await tick();
+}
+
 describe('TopicRegistry', () => {
   it('holds one bus subscription per subject, however many sockets share it, and drops it with the last', () => {
     const { registry, live } = setup();
-    const a = registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
-    const b = registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
+    const a = registry.acquire(ROOM, 'sub_1');
+    const b = registry.acquire(ROOM, 'sub_1');
     expect(a).toBe(b);
     expect(live()).toBe(1);
 
@@ -46,14 +54,10 @@ describe('TopicRegistry', () => {
 
   it('builds one frame per message and subscription id, not per socket', async () => {
     const { bus, registry, published } = setup();
-    for (let i = 0; i < 100; i++) registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
-    registry.acquire('sb.ev.t.chat.messages.r1', 'sub_2');
+    for (let i = 0; i < 100; i++) registry.acquire(ROOM, 'sub_1');
+    registry.acquire(ROOM, 'sub_2');
 
-    bus.publish(
-      'sb.ev.t.chat.messages.r1',
-      encodeBusEvent({ channel: 'chat.messages', event: 'e', data: 1 }).payload,
-    );
-    await tick();
+    await publishEvent(bus, ROOM);
 
     expect(published).toHaveLength(2);
     expect(
@@ -69,15 +73,11 @@ describe('TopicRegistry', () => {
     const { bus, registry, published } = setup((topic) => {
       if (topic === first) registry.release(first);
     });
-    first = registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
-    registry.acquire('sb.ev.t.chat.messages.r1', 'sub_2');
-    registry.acquire('sb.ev.t.chat.messages.r1', 'sub_3');
+    first = registry.acquire(ROOM, 'sub_1');
+    registry.acquire(ROOM, 'sub_2');
+    registry.acquire(ROOM, 'sub_3');
 
-    bus.publish(
-      'sb.ev.t.chat.messages.r1',
-      encodeBusEvent({ channel: 'chat.messages', event: 'e', data: 1 }).payload,
-    );
-    await tick();
+    await publishEvent(bus, ROOM);
 
     expect(published).toHaveLength(3);
     expect(registry.stats()).toMatchObject({ subjects: 1, topics: 2 });
@@ -85,8 +85,8 @@ describe('TopicRegistry', () => {
 
   it('drops bus messages that are not events, and counts them', async () => {
     const { bus, registry, published } = setup();
-    registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
-    bus.publish('sb.ev.t.chat.messages.r1', Buffer.from('{"type":"other"}'));
+    registry.acquire(ROOM, 'sub_1');
+    bus.publish(ROOM, Buffer.from('{"type":"other"}'));
     await tick();
     expect(published).toHaveLength(0);
     expect(registry.stats().malformed).toBe(1);
