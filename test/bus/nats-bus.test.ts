@@ -36,6 +36,21 @@ describe('NatsBus against a real nats-server', () => {
     expect(message.headers?.traceparent).toBe('00-abc-def-01');
   });
 
+  it('stops delivering once a subscription is unsubscribed', async () => {
+    const received: string[] = [];
+    const sub = b.subscribe('t.unsub.x', (m) => received.push(text(m)));
+    await b.flush();
+    a.publish('t.unsub.x', Buffer.from('one'));
+    await a.flush();
+    await b.flush();
+    sub.unsubscribe();
+    await b.flush();
+    a.publish('t.unsub.x', Buffer.from('two'));
+    await a.flush();
+    await b.flush();
+    expect(received).toEqual(['one']);
+  });
+
   it('shares requests between replicas of one endpoint (queue group): each is answered once', async () => {
     const spec = { service: 'echo', name: 'echo', subject: 't.svc.echo' };
     await a.serve(spec, () => Buffer.from('a'));

@@ -9,6 +9,7 @@ import {
   type MsgHdrs,
   type NatsConnection,
   type Subscription,
+  type SubscriptionOptions,
 } from '@nats-io/transport-node';
 import { Svcm, type Service } from '@nats-io/services';
 
@@ -81,6 +82,55 @@ function hasCause(error: unknown, type: new (...args: never[]) => Error): boolea
   return false;
 }
 
+type SubscriptionCallback = NonNullable<SubscriptionOptions['callback']>;
+
+/** Deferreds of a nats-core 3.x subscription, and whether it has a callback. */
+interface SubscriptionDeferreds {
+  readonly noIterator?: unknown;
+  signal?: unknown;
+  iterClosed?: unknown;
+  closed?: unknown;
+}
+
+/** A deferred that has settled: resolving or rejecting it again does nothing. */
+const SETTLED_DEFERRED = Object.assign(Promise.resolve(), {
+  resolve: () => undefined,
+  reject: () => undefined,
+});
+
+/**
+ * nats.js gives every subscription three deferreds (a promise with its resolve and
+ * reject functions, about 200 bytes each): two that its async iterator waits on, and
+ * `closed`, read only by nats.js's own request subscriptions and by users. Nothing waits
+ * on them for a callback subscription the bus makes, where closing only resolves them,
+ * so it shares one settled deferred instead. This relies on nats-core internals and is
+ * skipped when their shape is not the expected one.
+ */
+function shedDeferreds(sub: Subscription): void {
+  const fields = sub as unknown as SubscriptionDeferreds;
+  const expected = ['signal', 'iterClosed', 'closed'].every((name) => name in fields);
+  if (fields.noIterator !== true || !expected) return;
+  fields.signal = SETTLED_DEFERRED;
+  fields.iterClosed = SETTLED_DEFERRED;
+  fields.closed = SETTLED_DEFERRED;
+}
+
+/** A NATS subscription as the bus hands it out; a class, so it holds no closure of its own. */
+class NatsBusSubscription implements BusSubscription {
+  readonly #sub: Subscription;
+
+  constructor(
+    readonly subject: string,
+    sub: Subscription,
+  ) {
+    this.#sub = sub;
+  }
+
+  unsubscribe(): void {
+    this.#sub.unsubscribe();
+  }
+}
+
 /** How long `drain` waits for requests that are still being handled. */
 const IN_FLIGHT_GRACE_MS = 3_000;
 
@@ -125,17 +175,26 @@ export class NatsBus implements Bus {
   }
 
   subscribe(subject: string, handler: BusHandler): BusSubscription {
-    const sub: Subscription = this.#nc.subscribe(subject, {
-      callback: (error, msg) => {
-        if (error) return this.#emit({ type: 'error', error });
-        try {
-          handler(toBusMessage(msg));
-        } catch (cause) {
-          this.#emit({ type: 'handler_error', subject: msg.subject, error: cause });
-        }
-      },
-    });
-    return { subject, unsubscribe: () => sub.unsubscribe() };
+    const sub = this.#nc.subscribe(subject, { callback: this.#callbackFor(handler) });
+    shedDeferreds(sub);
+    return new NatsBusSubscription(subject, sub);
+  }
+
+  /**
+   * Returned rather than written as a property of an object literal: with tsx (esbuild
+   * `keepNames`) a function defined as a named property gets its `name` set at run time,
+   * which turns the function's own properties into a dictionary of about 250 bytes, paid
+   * once per subscription.
+   */
+  #callbackFor(handler: BusHandler): SubscriptionCallback {
+    return (error, msg) => {
+      if (error) return this.#emit({ type: 'error', error });
+      try {
+        handler(toBusMessage(msg));
+      } catch (cause) {
+        this.#emit({ type: 'handler_error', subject: msg.subject, error: cause });
+      }
+    };
   }
 
   async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {

@@ -38,7 +38,7 @@ export async function authenticate(
   ws: Socket,
   message: AuthMessage,
 ): Promise<void> {
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   const requestId = message.request_id;
   if ((message.api_key === undefined) === (message.token === undefined)) {
     const reason = 'auth needs exactly one of api_key or token';
@@ -147,7 +147,7 @@ async function holdConnectionSlot(
   const limit = principal.limits.maxConnections;
   if (limit === null) return true;
 
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   const lease = {
     account: accountOf(principal),
     connectionId: conn.id,

@@ -5,7 +5,7 @@ import type { AuthorizerClient } from '@switchboard/channel-authorizer';
 import { errorFrame } from '@switchboard/protocol';
 import type { Logger } from '@switchboard/telemetry';
 
-import type { Connection } from './connection.ts';
+import type { SocketData } from './connection.ts';
 import type { LeaseKeeper } from './leases.ts';
 import type { TopicRegistry } from './topics.ts';
 
@@ -25,11 +25,11 @@ export interface SessionContext {
   readonly upstreamTimeoutMs: number;
 }
 
-export type Socket = WebSocket<Connection>;
+export type Socket = WebSocket<SocketData>;
 
 /** Sends unless the socket closed while we were waiting on a service. */
 export function reply(ws: Socket, frame: string): void {
-  if (!ws.getUserData().closed) ws.send(frame, false, false);
+  if (!ws.getUserData().conn.closed) ws.send(frame, false, false);
 }
 
 /** Settles like `promise`, or rejects once `ms` have passed. */

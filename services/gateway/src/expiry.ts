@@ -2,7 +2,9 @@ import type { WebSocket } from 'uWebSockets.js';
 
 import { authExpiringFrame, CloseCodes } from '@switchboard/protocol';
 
-import type { Connection } from './connection.ts';
+import type { Connection, SocketData } from './connection.ts';
+
+type Socket = WebSocket<SocketData>;
 
 /** setTimeout's largest delay; longer waits are done in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -11,26 +13,31 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * Schedules the credential's end for a connection: `auth_expiring` `noticeMs` before,
  * close 4501 at expiry. A refresh (a new `auth`) calls this again with the new expiry.
  */
-export function scheduleExpiry(ws: WebSocket<Connection>, noticeMs: number): void {
-  const conn = ws.getUserData();
+export function scheduleExpiry(ws: Socket, noticeMs: number): void {
+  const conn = ws.getUserData().conn;
   clearTimeout(conn.expiryTimer);
   const expiresAt = conn.principal?.expiresAt;
   if (expiresAt === undefined) return;
+  expiryStep(ws, conn, noticeMs, expiresAt);
+}
 
-  const step = (): void => {
-    if (conn.closed || conn.principal?.expiresAt !== expiresAt) return;
-    const now = Date.now();
-    if (now >= expiresAt) {
-      const { code, reason } = CloseCodes.credentialsExpired;
-      return ws.end(code, reason);
-    }
-    const noticeAt = expiresAt - noticeMs;
-    if (now >= noticeAt) {
-      ws.send(authExpiringFrame(expiresAt), false, false);
-      conn.expiryTimer = setTimeout(step, expiresAt - now);
-      return;
-    }
-    conn.expiryTimer = setTimeout(step, Math.min(noticeAt - now, MAX_TIMER_MS));
-  };
-  step();
+/**
+ * One module-level function with the timer's arguments rather than a closure per
+ * connection: under tsx a named closure also carries a dictionary of properties.
+ */
+function expiryStep(ws: Socket, conn: Connection, noticeMs: number, expiresAt: number): void {
+  if (conn.closed || conn.principal?.expiresAt !== expiresAt) return;
+  const now = Date.now();
+  if (now >= expiresAt) {
+    const { code, reason } = CloseCodes.credentialsExpired;
+    return ws.end(code, reason);
+  }
+  const noticeAt = expiresAt - noticeMs;
+  if (now >= noticeAt) {
+    ws.send(authExpiringFrame(expiresAt), false, false);
+    conn.expiryTimer = setTimeout(expiryStep, expiresAt - now, ws, conn, noticeMs, expiresAt);
+    return;
+  }
+  const delay = Math.min(noticeAt - now, MAX_TIMER_MS);
+  conn.expiryTimer = setTimeout(expiryStep, delay, ws, conn, noticeMs, expiresAt);
 }

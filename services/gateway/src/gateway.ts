@@ -25,7 +25,6 @@ import {
   parseClientMessage,
   type ParseResult,
   rateLimitWarningFrame,
-  SERVER_PING_FRAME,
   timestamp,
   UNAUTHENTICATED_LIMITS,
 } from '@switchboard/protocol';
@@ -37,14 +36,14 @@ import { closeRevoked, closeSlowConsumers, reapSilent } from './housekeeping.ts'
 import { LeaseKeeper } from './leases.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
-import { newConnection, SETTLED, type Connection } from './connection.ts';
+import { newConnection, SETTLED, type Connection, type SocketData } from './connection.ts';
 import { authenticate } from './authentication.ts';
 import { reply, type SessionContext } from './context.ts';
 import { forgetGrants, issueTicket } from './grants.ts';
 import { handleParsed, reevaluate, releaseConnection } from './session.ts';
 import { TopicRegistry } from './topics.ts';
 
-type Socket = WebSocket<Connection>;
+type Socket = WebSocket<SocketData>;
 
 export interface GatewayOptions {
   /** Name in logs and in the connection ledger (default `gateway`). */
@@ -60,8 +59,6 @@ function messageLimit(conn: Connection): number | null {
 
 /** Values of the `v` query parameter this gateway speaks; absent means the latest. */
 const SUPPORTED_VERSIONS = new Set(['1', 'v1']);
-/** Topic every socket joins so one `app.publish` pings them all. */
-const PING_TOPIC = '$ping';
 /** Frames in a connection's queue beyond which new ones are refused. */
 const MAX_QUEUED = 64;
 
@@ -185,7 +182,7 @@ export class Gateway {
     for (const ws of [...this.#connections]) ws.end(code, reason);
   }
 
-  #behavior(): WebSocketBehavior<Connection> {
+  #behavior(): WebSocketBehavior<SocketData> {
     const { settings, logger } = this;
     return {
       compression: uWS.DISABLED,
@@ -200,9 +197,8 @@ export class Gateway {
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
 
       open: (ws) => {
-        const conn = ws.getUserData();
+        const conn = ws.getUserData().conn;
         this.#connections.add(ws);
-        ws.subscribe(PING_TOPIC);
         const { code, reason } = CloseCodes.authenticationTimeout;
         conn.authTimer = setTimeout(() => {
           if (!conn.principal && !conn.closed) ws.end(code, reason);
@@ -223,11 +219,11 @@ export class Gateway {
       message: (ws, message, isBinary) => this.#onMessage(ws, message, isBinary),
 
       pong: (ws) => {
-        ws.getUserData().lastSeen = Date.now();
+        ws.getUserData().conn.lastSeen = Date.now();
       },
 
       close: (ws, code) => {
-        const conn = ws.getUserData();
+        const conn = ws.getUserData().conn;
         conn.closed = true;
         this.#connections.delete(ws);
         releaseConnection(this.#session, conn);
@@ -272,13 +268,13 @@ export class Gateway {
       );
     }
 
-    const connection = newConnection(
+    const conn = newConnection(
       address,
       req.getQuery('client_id') || undefined,
       req.getQuery('api_key') || undefined,
     );
-    res.upgrade(
-      connection,
+    res.upgrade<SocketData>(
+      { conn },
       req.getHeader('sec-websocket-key'),
       req.getHeader('sec-websocket-protocol'),
       req.getHeader('sec-websocket-extensions'),
@@ -300,7 +296,7 @@ export class Gateway {
    * (errors included) leaves in the order the frames came in.
    */
   #onMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
-    const conn = ws.getUserData();
+    const conn = ws.getUserData().conn;
     conn.lastSeen = Date.now();
     if (message.byteLength > this.settings.MAX_MESSAGE_BYTES) {
       const { code, reason } = CloseCodes.messageTooBig;
@@ -354,7 +350,7 @@ export class Gateway {
   #onPermissionChange(tenant: string, change: PermissionChange): void {
     let affected = 0;
     for (const ws of this.#connections) {
-      const conn = ws.getUserData();
+      const conn = ws.getUserData().conn;
       const principal = conn.principal;
       if (!principal || principal.tenant !== tenant || !changeConcerns(change, principal)) continue;
       forgetGrants(conn);
@@ -371,9 +367,8 @@ export class Gateway {
     this.logger.debug({ tenant, ...change, connections: affected }, 'permission change');
   }
 
-  /** The JSON ping to every socket at once, then the silent ones closed. */
+  /** The JSON ping to every socket, and the silent ones closed. */
   #checkLiveness(): void {
-    this.app.publish(PING_TOPIC, SERVER_PING_FRAME, false, false);
     reapSilent(this.#connections, this.settings.PING_INTERVAL_MS, this.settings.PING_TIMEOUT_MS);
   }
 
@@ -400,7 +395,7 @@ export class Gateway {
     task: () => Promise<void> | void,
     internal = false,
   ): void {
-    const conn = ws.getUserData();
+    const conn = ws.getUserData().conn;
     if (conn.queued >= MAX_QUEUED && !internal) return this.#refuseBusy(ws, requestId);
     conn.queued++;
     conn.queue = conn.queue

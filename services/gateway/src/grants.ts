@@ -65,13 +65,17 @@ function sameParams(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
  * The connection's own cache of authorization answers: a subscription it holds, or one it
  * held recently. Emptied by permission changes and credential refreshes.
  */
-export function cachedGrant(conn: Connection, item: SubscribeItem): Grant | undefined {
+export function cachedGrant(
+  ctx: Pick<SessionContext, 'topics'>,
+  conn: Connection,
+  item: SubscribeItem,
+): Grant | undefined {
   for (const [subscriptionId, held] of conn.subscriptions) {
     if (held.channel === item.channel && sameParams(held.params, item.params))
       return {
         channel: held.channel,
         subscriptionId,
-        subjects: held.topics.map(subjectOfTopic),
+        subjects: held.topics.flatMap((topic) => ctx.topics.subjectOf(topic) ?? []),
         dependsOn: held.dependsOn && [...held.dependsOn],
       };
   }
@@ -90,11 +94,6 @@ export function forgetGrants(conn: Connection): void {
   conn.recentGrants = undefined;
 }
 
-/** Topic names are `<subscription id> <subject>`. */
-export function subjectOfTopic(topic: string): string {
-  return topic.slice(topic.indexOf(' ') + 1);
-}
-
 /**
  * The grant for a subscribe ticket. The first ticket of a run of subscribes asks for all
  * of them in one authorizer request (a reconnecting client sends them back to back); the
@@ -110,7 +109,7 @@ export function grantFor(
   const batch = [ticket];
   for (const next of conn.upcoming ?? []) {
     if (next.kind !== 'subscribe' || batch.length >= MAX_AUTHORIZE_ITEMS) break;
-    if (next.answer || cachedGrant(conn, next.item)) continue;
+    if (next.answer || cachedGrant(ctx, conn, next.item)) continue;
     batch.push(next);
   }
   const replies = ctx.authorizer.authorize({ principal, items: batch.map((t) => t.item) });

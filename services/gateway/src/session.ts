@@ -26,7 +26,6 @@ import {
   grantFor,
   rememberGrant,
   settleTicket,
-  subjectOfTopic,
   type Ticket,
 } from './grants.ts';
 import {
@@ -60,7 +59,7 @@ export async function handleMessage(
   message: ClientMessage,
   ticket?: Ticket,
 ): Promise<void> {
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   if (ticket) settleTicket(conn, ticket);
   switch (message.type) {
     case 'ping':
@@ -111,12 +110,12 @@ async function subscribe(
   message: SubscribeMessage,
   ticket: Extract<Ticket, { kind: 'subscribe' }>,
 ): Promise<void> {
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   const { channel, request_id: requestId } = message;
   const { params } = ticket.item;
 
   let result: GrantReply;
-  const cached = cachedGrant(conn, ticket.item);
+  const cached = cachedGrant(ctx, conn, ticket.item);
   if (cached) {
     result = { ok: true, grant: cached };
   } else {
@@ -218,7 +217,7 @@ function leave(ctx: SessionContext, ws: Socket, topic: string): void {
 }
 
 function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessage): void {
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   const { subscription_id: id, request_id: requestId } = message;
   const held = conn.subscriptions.get(id);
   if (!held) {
@@ -227,14 +226,14 @@ function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessag
   }
 
   const item = { channel: held.channel, params: held.params };
-  const grant = cachedGrant(conn, item);
+  const grant = cachedGrant(ctx, conn, item);
   if (grant) rememberGrant(conn, item, grant);
   dropSubscription(ctx, ws, id);
   reply(ws, unsubscriptionSuccessFrame(id, requestId));
 }
 
 function dropSubscription(ctx: SessionContext, ws: Socket, id: string): void {
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   const held = conn.subscriptions.get(id);
   if (!held) return;
   conn.subscriptions.delete(id);
@@ -254,7 +253,7 @@ export async function reevaluate(
   subscriptionIds: readonly string[],
   fresh: boolean,
 ): Promise<void> {
-  const conn = ws.getUserData();
+  const conn = ws.getUserData().conn;
   const principal = conn.principal;
   const ids = subscriptionIds.filter((id) => conn.subscriptions.has(id));
   if (!principal || ids.length === 0) return;
@@ -293,10 +292,10 @@ export async function reevaluate(
       grantWithinTenant(ctx, conn, principal, result.grant)
     ) {
       const wanted = new Set(result.grant.subjects);
-      const kept = held.topics.filter((topic) => wanted.has(subjectOfTopic(topic)));
-      for (const topic of held.topics)
-        if (!wanted.has(subjectOfTopic(topic))) leave(ctx, ws, topic);
-      const have = new Set(kept.map(subjectOfTopic));
+      const subjectOf = (topic: string): string => ctx.topics.subjectOf(topic) ?? '';
+      const kept = held.topics.filter((topic) => wanted.has(subjectOf(topic)));
+      for (const topic of held.topics) if (!wanted.has(subjectOf(topic))) leave(ctx, ws, topic);
+      const have = new Set(kept.map(subjectOf));
       const fresh = result.grant.subjects.filter((subject) => !have.has(subject));
       added.push(...fresh);
       conn.subscriptions.set(id, {

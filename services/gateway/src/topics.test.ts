@@ -7,7 +7,7 @@ import { encodeBusEvent } from '@switchboard/protocol';
 import { TopicRegistry } from './topics.ts';
 
 /** A bus that counts its subscriptions, and an app that records what it publishes. */
-function setup() {
+function setup(onPublish: (topic: string) => void = () => undefined) {
   const bus = new MemoryBus();
   let live = 0;
   const subscribe = bus.subscribe.bind(bus);
@@ -18,7 +18,10 @@ function setup() {
   };
   const published: Array<{ topic: string; frame: string }> = [];
   const app = {
-    publish: (topic: string, frame: Buffer) => published.push({ topic, frame: frame.toString() }),
+    publish: (topic: string, frame: Buffer) => {
+      onPublish(topic);
+      published.push({ topic, frame: frame.toString() });
+    },
   } as unknown as TemplatedApp;
   const registry = new TopicRegistry(app, bus, () => undefined);
   return { bus, registry, published, live: () => live };
@@ -26,11 +29,19 @@ function setup() {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+const ROOM = 'sb.ev.t.chat.messages.r1';
+
+/** Publishes one event on `subject` and waits until the bus has delivered it. */
+async function publishEvent(bus: MemoryBus, subject: string): Promise<void> {
+  bus.publish(subject, encodeBusEvent({ channel: 'chat.messages', event: 'e', data: 1 }).payload);
+  await tick();
+}
+
 describe('TopicRegistry', () => {
   it('holds one bus subscription per subject, however many sockets share it, and drops it with the last', () => {
     const { registry, live } = setup();
-    const a = registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
-    const b = registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
+    const a = registry.acquire(ROOM, 'sub_1');
+    const b = registry.acquire(ROOM, 'sub_1');
     expect(a).toBe(b);
     expect(live()).toBe(1);
 
@@ -43,14 +54,10 @@ describe('TopicRegistry', () => {
 
   it('builds one frame per message and subscription id, not per socket', async () => {
     const { bus, registry, published } = setup();
-    for (let i = 0; i < 100; i++) registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
-    registry.acquire('sb.ev.t.chat.messages.r1', 'sub_2');
+    for (let i = 0; i < 100; i++) registry.acquire(ROOM, 'sub_1');
+    registry.acquire(ROOM, 'sub_2');
 
-    bus.publish(
-      'sb.ev.t.chat.messages.r1',
-      encodeBusEvent({ channel: 'chat.messages', event: 'e', data: 1 }).payload,
-    );
-    await tick();
+    await publishEvent(bus, ROOM);
 
     expect(published).toHaveLength(2);
     expect(
@@ -60,10 +67,26 @@ describe('TopicRegistry', () => {
     ).toEqual(['sub_1', 'sub_2']);
   });
 
+  it('still feeds every subscription id of a subject when one is released during a delivery', async () => {
+    // As when uWebSockets.js closes a socket over its backpressure limit inside `publish`.
+    let first = '';
+    const { bus, registry, published } = setup((topic) => {
+      if (topic === first) registry.release(first);
+    });
+    first = registry.acquire(ROOM, 'sub_1');
+    registry.acquire(ROOM, 'sub_2');
+    registry.acquire(ROOM, 'sub_3');
+
+    await publishEvent(bus, ROOM);
+
+    expect(published).toHaveLength(3);
+    expect(registry.stats()).toMatchObject({ subjects: 1, topics: 2 });
+  });
+
   it('drops bus messages that are not events, and counts them', async () => {
     const { bus, registry, published } = setup();
-    registry.acquire('sb.ev.t.chat.messages.r1', 'sub_1');
-    bus.publish('sb.ev.t.chat.messages.r1', Buffer.from('{"type":"other"}'));
+    registry.acquire(ROOM, 'sub_1');
+    bus.publish(ROOM, Buffer.from('{"type":"other"}'));
     await tick();
     expect(published).toHaveLength(0);
     expect(registry.stats().malformed).toBe(1);

@@ -5,17 +5,27 @@ import { eventFrame, eventFramePrefix, isBusEvent } from '@switchboard/protocol'
 import { contextFromHeaders, SpanKind, tracer } from '@switchboard/telemetry';
 
 interface Topic {
+  /**
+   * The uWebSockets.js topic: a short name of our own, so uWebSockets.js stores it
+   * inline rather than in a separate allocation (it keeps a copy per topic).
+   */
   readonly name: string;
-  readonly prefix: Buffer;
+  readonly subscriptionId: string;
+  readonly subject: SubjectEntry;
+  /** Built on the first event, so idle topics do not hold one. */
+  prefix: Buffer | undefined;
   members: number;
 }
 
 interface SubjectEntry {
   readonly subscription: BusSubscription;
-  /** Settles when the bus has registered the subscription. */
-  readonly registered: Promise<void>;
-  /** Topics fed by this subject, one per subscription id. */
-  readonly topics: Map<string, Topic>;
+  /** Set until the bus has registered the subscription; kept if that failed. */
+  registered: Promise<void> | undefined;
+  /**
+   * Topics fed by this subject, one per subscription id; most subjects have one. Replaced,
+   * never changed in place, so a socket closed during a delivery cannot make it skip one.
+   */
+  topics: readonly Topic[];
 }
 
 export interface TopicStats {
@@ -32,6 +42,8 @@ export interface TopicStats {
  */
 export class TopicRegistry {
   readonly #subjects = new Map<string, SubjectEntry>();
+  readonly #topics = new Map<string, Topic>();
+  #lastTopic = 0;
   #malformed = 0;
 
   /** Frame bytes handed to uWebSockets.js since the last backlog check. */
@@ -56,24 +68,13 @@ export class TopicRegistry {
 
   /** Counts one more member of the topic for (subject, subscription id); returns its name. */
   acquire(subject: string, subscriptionId: string): string {
-    let entry = this.#subjects.get(subject);
-    if (!entry) {
-      const topics = new Map<string, Topic>();
-      const subscription = this.bus.subscribe(subject, (message) => this.#deliver(topics, message));
-      entry = { subscription, topics, registered: this.bus.flush() };
-      // Awaited by `registered()`; this handler only keeps an early failure from going unhandled.
-      entry.registered.catch(() => undefined);
-      this.#subjects.set(subject, entry);
-    }
-
-    let topic = entry.topics.get(subscriptionId);
+    const entry = this.#subjects.get(subject) ?? this.#subscribe(subject);
+    let topic = entry.topics.find((known) => known.subscriptionId === subscriptionId);
     if (!topic) {
-      topic = {
-        name: `${subscriptionId} ${subject}`,
-        prefix: eventFramePrefix(subscriptionId),
-        members: 0,
-      };
-      entry.topics.set(subscriptionId, topic);
+      const name = `t${(++this.#lastTopic).toString(36)}`;
+      topic = { name, subscriptionId, subject: entry, prefix: undefined, members: 0 };
+      entry.topics = entry.topics.concat(topic);
+      this.#topics.set(name, topic);
     }
     topic.members++;
     return topic.name;
@@ -90,27 +91,41 @@ export class TopicRegistry {
 
   /** Counts one member less; the bus subscription goes when its last member does. */
   release(topicName: string): void {
-    const split = topicName.indexOf(' ');
-    const subscriptionId = topicName.slice(0, split);
-    const subject = topicName.slice(split + 1);
-    const entry = this.#subjects.get(subject);
-    const topic = entry?.topics.get(subscriptionId);
-    if (!entry || !topic) return;
+    const topic = this.#topics.get(topicName);
+    if (!topic || --topic.members > 0) return;
 
-    if (--topic.members > 0) return;
-    entry.topics.delete(subscriptionId);
-    if (entry.topics.size > 0) return;
+    this.#topics.delete(topicName);
+    const entry = topic.subject;
+    entry.topics = entry.topics.filter((other) => other !== topic);
+    if (entry.topics.length > 0) return;
     entry.subscription.unsubscribe();
-    this.#subjects.delete(subject);
+    this.#subjects.delete(entry.subscription.subject);
+  }
+
+  /** The subject a topic of `acquire` listens on. */
+  subjectOf(topicName: string): string | undefined {
+    return this.#topics.get(topicName)?.subject.subscription.subject;
   }
 
   stats(): TopicStats {
-    let topics = 0;
-    for (const entry of this.#subjects.values()) topics += entry.topics.size;
-    return { subjects: this.#subjects.size, topics, malformed: this.#malformed };
+    return { subjects: this.#subjects.size, topics: this.#topics.size, malformed: this.#malformed };
   }
 
-  #deliver(topics: Map<string, Topic>, message: BusMessage): void {
+  #subscribe(subject: string): SubjectEntry {
+    const subscription = this.bus.subscribe(subject, (message) => this.#deliver(entry, message));
+    const entry: SubjectEntry = { subscription, topics: [], registered: undefined };
+    const registered = this.bus.flush();
+    entry.registered = registered;
+    // Once registered, the entry lets go of the promise; a failure stays for `registered()`.
+    registered.then(
+      () => (entry.registered = undefined),
+      () => undefined,
+    );
+    this.#subjects.set(subject, entry);
+    return entry;
+  }
+
+  #deliver({ topics }: SubjectEntry, message: BusMessage): void {
     if (!isBusEvent(message.data)) {
       this.#malformed++;
       return this.onMalformed(message.subject);
@@ -123,7 +138,8 @@ export class TopicRegistry {
         )
       : undefined;
 
-    for (const topic of topics.values()) {
+    for (const topic of topics) {
+      topic.prefix ??= eventFramePrefix(topic.subscriptionId);
       const frame = eventFrame(topic.prefix, message.data);
       this.app.publish(topic.name, frame, false, false);
       this.#published += frame.length;
