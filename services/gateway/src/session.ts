@@ -296,11 +296,11 @@ export async function reevaluate(
       const kept = held.topics.filter((topic) => wanted.has(subjectOf(topic)));
       for (const topic of held.topics) if (!wanted.has(subjectOf(topic))) leave(ctx, ws, topic);
       const have = new Set(kept.map(subjectOf));
-      const fresh = result.grant.subjects.filter((subject) => !have.has(subject));
-      added.push(...fresh);
+      const joining = result.grant.subjects.filter((subject) => !have.has(subject));
+      added.push(...joining);
       conn.subscriptions.set(id, {
         ...held,
-        topics: [...kept, ...fresh.map((subject) => join(ctx, ws, subject, id))],
+        topics: [...kept, ...joining.map((subject) => join(ctx, ws, subject, id))],
         dependsOn: result.grant.dependsOn,
       });
       return;
