@@ -11,6 +11,8 @@ export interface NatsServer {
   readonly url: string;
   /** Where it came from: the NATS_URL variable, a local binary, or a container. */
   readonly source: 'env' | 'binary' | 'container';
+  /** Stops the server and starts it again on the same port and store (local binary only). */
+  restart?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,18 +46,26 @@ function dockerReachable(): boolean {
 async function startBinary(binary: string): Promise<NatsServer> {
   const port = await freePort();
   const storeDir = await mkdtemp(join(tmpdir(), 'switchboard-nats-'));
-  const server = await spawnProcess({
-    name: 'nats-server',
-    command: binary,
-    args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir],
-    env: {},
-    isReady: (line) => line.includes('Server is ready'),
-  });
-  await assertAcceptsTcp('127.0.0.1', port);
+  const spawn = async () => {
+    const spawned = await spawnProcess({
+      name: 'nats-server',
+      command: binary,
+      args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir],
+      env: {},
+      isReady: (line) => line.includes('Server is ready'),
+    });
+    await assertAcceptsTcp('127.0.0.1', port);
+    return spawned;
+  };
+  let server = await spawn();
 
   return {
     url: `nats://127.0.0.1:${port}`,
     source: 'binary',
+    restart: async () => {
+      await server.stop();
+      server = await spawn();
+    },
     stop: async () => {
       await server.stop();
       await rm(storeDir, { recursive: true, force: true });

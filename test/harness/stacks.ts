@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { JwtIssuer } from '@switchboard/auth';
 
 import { createCredentials, type TestCredentials } from './credentials.ts';
-import { startNats } from './nats.ts';
+import { startNats, type NatsServer } from './nats.ts';
 import { freePort } from './ports.ts';
 import { startService, type ExitInfo, type RunningProcess } from './processes.ts';
 
@@ -61,6 +61,8 @@ export interface Stack {
   readonly natsUrl?: string;
   /** Where domain services reach the authorizer (with `domainNats`). */
   readonly domainNatsUrl?: string;
+  /** Restarts the NATS server behind `domainNatsUrl`, so every client of it reconnects. */
+  restartDomainNats(): Promise<void>;
   readonly credentials: TestCredentials;
   /** Sends SIGTERM to the process behind `gatewayUrls[index]` and waits for it to exit. */
   terminateGateway(index: number): Promise<ExitInfo>;
@@ -108,6 +110,11 @@ function outputOf(processes: readonly RunningProcess[]): string {
   return processes.flatMap((p) => p.lines).join('\n');
 }
 
+function restartOf(server: NatsServer | undefined): Promise<void> {
+  if (!server?.restart) throw new Error('this stack has no domain NATS server it can restart');
+  return server.restart();
+}
+
 /** Writes the channels file next to the credentials; the env that points at it. */
 async function channelsEnv(
   credentials: TestCredentials,
@@ -147,6 +154,7 @@ export const standalone: StackLauncher = {
       gatewayUrls: [gatewayUrl(port)],
       publishUrl: `http://127.0.0.1:${port}/v1/events`,
       domainNatsUrl: domain?.url,
+      restartDomainNats: () => restartOf(domain),
       credentials,
       terminateGateway: () => server.stop(),
       killGateway: () => server.kill(),
@@ -220,6 +228,7 @@ export const distributed: StackLauncher = {
       publishUrl: `http://127.0.0.1:${publisherPort}/v1/events`,
       natsUrl: nats.url,
       domainNatsUrl: options.domainNats ? nats.url : undefined,
+      restartDomainNats: () => restartOf(options.domainNats ? nats : undefined),
       credentials,
       terminateGateway: (index) => gatewayAt(index).stop(),
       killGateway: (index) => gatewayAt(index).kill(),

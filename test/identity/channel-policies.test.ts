@@ -65,7 +65,9 @@ class BoardsService {
   private constructor(private readonly nc: NatsConnection) {}
 
   static async start(url: string): Promise<BoardsService> {
-    const service = new BoardsService(await natsConnect({ servers: url }));
+    const service = new BoardsService(
+      await natsConnect({ servers: url, reconnectTimeWait: 50, maxReconnectAttempts: -1 }),
+    );
     service.nc.subscribe(delegateSubject('boards'), {
       callback: (_err, msg) => {
         const request = msg.json<DelegateRequest>();
@@ -102,6 +104,17 @@ class BoardsService {
       },
     });
     return { count: () => seen };
+  }
+
+  /** Resolves once the connection works again, after the server restarted. */
+  async reconnected(): Promise<void> {
+    for (;;) {
+      try {
+        return await this.nc.flush();
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -322,6 +335,21 @@ describeEachStack(
       await event('projects.updates', { project_id: 'p2' }, 2);
       expect(await nextEvent(client, all)).toMatchObject({ data: { n: 2 } });
     });
+
+    it('a change missed while NATS was down is caught when the connection to it comes back', async () => {
+      boards.members.set('gus', new Set(['b8']));
+      const gus = await withToken(sut.stack, { sub: 'gus' });
+      const id = await subscribe(gus, 'boards.updates', { board_id: 'b8' });
+
+      // Taken away with no change announced, as if it had been published during the outage.
+      boards.members.set('gus', new Set());
+      await sut.stack.restartDomainNats();
+      await boards.reconnected();
+      expect(await gus.next(ended(id), 15_000)).toMatchObject({
+        code: 'permission_denied',
+        details: { reason: 'Not a member of board b8' },
+      });
+    }, 30_000);
 
     it('a reconnecting client restores many subscriptions with one authorizer round trip', async () => {
       const { stack } = sut;

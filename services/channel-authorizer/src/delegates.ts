@@ -109,6 +109,12 @@ export class DelegateClient {
     return removed;
   }
 
+  /** Forgets every cached answer. */
+  clear(): void {
+    this.#cache.clear();
+    this.#size = 0;
+  }
+
   get cachedAnswers(): number {
     return this.#size;
   }

@@ -62,6 +62,12 @@ export async function startChannelAuthorizer(
   const delegates = new DelegateClient(delegateBus, logger);
   const authorizer = new ChannelAuthorizer(registry, delegates);
 
+  // Changes published while the authorizer was cut off never arrive: forget every answer.
+  for (const follower of new Set([bus, delegateBus])) {
+    follower.onStatus((status) => {
+      if (status.type === 'reconnected') delegates.clear();
+    });
+  }
   followPermissionChanges(bus, logger, (tenant, change) => {
     const removed = delegates.invalidate(tenant, change);
     logger.debug({ tenant, ...change, removed }, 'permission change');

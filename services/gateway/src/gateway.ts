@@ -22,6 +22,7 @@ import {
   CloseCodes,
   errorFrame,
   type PermissionChange,
+  type Principal,
   parseClientMessage,
   type ParseResult,
   rateLimitWarningFrame,
@@ -132,6 +133,12 @@ export class Gateway {
     followPermissionChanges(bus, logger, (tenant, change) =>
       this.#onPermissionChange(tenant, change),
     );
+    // Changes published while the gateway was cut off from NATS never arrive: check again.
+    // The pause lets the other services reconnect first, spread over a second per gateway.
+    bus.onStatus((status) => {
+      if (status.type !== 'reconnected') return;
+      setTimeout(() => this.recheckDelegated(), 500 + Math.random() * 1_000).unref();
+    });
     const behavior = this.#behavior();
     this.app.ws('/v1', behavior).ws('/v1/', behavior);
     const upgradeRequired = (res: uWS.HttpResponse): void =>
@@ -348,23 +355,41 @@ export class Gateway {
    * subscriptions that depend on the changed resource.
    */
   #onPermissionChange(tenant: string, change: PermissionChange): void {
+    const affected = this.#recheck(
+      (principal) => principal.tenant === tenant && changeConcerns(change, principal),
+      change.resource,
+    );
+    this.logger.debug({ tenant, ...change, connections: affected }, 'permission change');
+  }
+
+  /**
+   * Asks again about every subscription a delegate granted, as if everything had changed:
+   * for when permission changes may have been missed (the bus that carries them was
+   * disconnected). Returns how many connections it queued a check on.
+   */
+  recheckDelegated(): number {
+    const affected = this.#recheck(() => true, undefined);
+    this.logger.info({ connections: affected }, 'delegated subscriptions checked again');
+    return affected;
+  }
+
+  #recheck(concerns: (principal: Principal) => boolean, resource: string | undefined): number {
     let affected = 0;
     for (const ws of this.#connections) {
       const conn = ws.getUserData().conn;
-      const principal = conn.principal;
-      if (!principal || principal.tenant !== tenant || !changeConcerns(change, principal)) continue;
+      if (!conn.principal || !concerns(conn.principal)) continue;
       forgetGrants(conn);
       conn.permissionChanges++;
       const ids: string[] = [];
       for (const [id, held] of conn.subscriptions) {
-        if (!held.dependsOn) continue;
-        if (change.resource === undefined || held.dependsOn.includes(change.resource)) ids.push(id);
+        if (held.dependsOn && (resource === undefined || held.dependsOn.includes(resource)))
+          ids.push(id);
       }
       if (ids.length === 0) continue;
       affected++;
       this.#enqueue(ws, undefined, () => reevaluate(this.#session, ws, ids, true), true);
     }
-    this.logger.debug({ tenant, ...change, connections: affected }, 'permission change');
+    return affected;
   }
 
   /** The JSON ping to every socket, and the silent ones closed. */

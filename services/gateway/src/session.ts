@@ -36,6 +36,11 @@ import {
   type Socket,
 } from './context.ts';
 
+/** Pause before a re-evaluation asks the authorizer a second time. */
+const RETRY_AFTER_MS = 1_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Handles one parsed frame of a connection. Never throws. */
 export async function handleParsed(
   ctx: SessionContext,
@@ -266,8 +271,12 @@ export async function reevaluate(
     });
     replies = [];
     for (let i = 0; i < items.length; i += MAX_AUTHORIZE_ITEMS) {
-      const batch = items.slice(i, i + MAX_AUTHORIZE_ITEMS);
-      replies.push(...(await ctx.authorizer.authorize({ principal, items: batch, fresh })));
+      const request = { principal, items: items.slice(i, i + MAX_AUTHORIZE_ITEMS), fresh };
+      // One more try after a pause: right after a reconnect the authorizer may not be back yet.
+      const answers = await ctx.authorizer
+        .authorize(request)
+        .catch(() => sleep(RETRY_AFTER_MS).then(() => ctx.authorizer.authorize(request)));
+      replies.push(...answers);
     }
   } catch (err) {
     ctx.logger.error({ err, connId: conn.id }, 'channel-authorizer unavailable for re-evaluation');
