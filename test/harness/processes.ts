@@ -5,7 +5,8 @@ import { createInterface } from 'node:readline';
 /** The repository root; service entry points are resolved against it. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-const READY_DEADLINE_MS = 20_000;
+/** Generous: on a loaded 2-core machine, five Node processes starting at once take a while. */
+const READY_DEADLINE_MS = 40_000;
 const KILL_AFTER_MS = 10_000;
 
 export interface ExitInfo {
@@ -82,7 +83,7 @@ export async function spawnProcess(options: SpawnOptions): Promise<RunningProces
   let deadline: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     deadline = setTimeout(
-      () => reject(describeFailure(options.name, 'was not ready within 20 s', lines)),
+      () => reject(describeFailure(options.name, `was not ready within ${READY_DEADLINE_MS / 1000} s`, lines)),
       READY_DEADLINE_MS,
     );
   });

@@ -175,7 +175,7 @@ describeEachStack(
     beforeAll(async () => {
       boards = await BoardsService.start(sut.stack.domainNatsUrl!);
     });
-    afterAll(() => boards.stop());
+    afterAll(() => boards?.stop());
     beforeEach(() => {
       boards.members.clear();
       boards.asked.length = 0;
