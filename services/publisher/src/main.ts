@@ -1,6 +1,6 @@
 import uWS from 'uWebSockets.js';
 
-import { AuthClient } from '@switchboard/auth';
+import { AuthClient, CachingAuthClient, KvRevocations } from '@switchboard/auth';
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv } from '@switchboard/config';
 import {
@@ -23,6 +23,19 @@ import { EventPublisher } from './publisher.ts';
 
 const logger = createLogger('publisher');
 
+/** Server keys for publishing, remembered for `ttlMs` unless the revocation bucket says otherwise. */
+async function keyCache(
+  bus: NatsBus,
+  auth: AuthClient,
+  ttlMs: number,
+): Promise<CachingAuthClient | undefined> {
+  if (ttlMs === 0) return undefined;
+  const revocations = await KvRevocations.open(bus.connection, (err, key) =>
+    logger.error({ err, key }, 'unreadable revocation skipped'),
+  );
+  return new CachingAuthClient(auth, revocations, { ttlMs });
+}
+
 runMain(logger, async () => {
   const settings = loadEnv(PublisherSettings);
   logger.level = settings.LOG_LEVEL;
@@ -35,14 +48,18 @@ runMain(logger, async () => {
   });
   logBusStatus(bus, logger);
   const auth = new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS);
-  const publisher = new EventPublisher(bus, auth, logger);
+  const cache = await keyCache(bus, auth, settings.AUTH_CACHE_MS);
+  const publisher = new EventPublisher(bus, cache ?? auth, logger);
   await servePublishEndpoint(bus, publisher, { maxBodyBytes: settings.MAX_BODY_BYTES, logger });
 
   const app = uWS.App();
   let stopping = false;
   const http = { maxBodyBytes: settings.MAX_BODY_BYTES, logger };
   mountPublishApi(app, publisher, http);
-  mountAdminApi(app, new AdminApi(bus, auth, settings.UPSTREAM_TIMEOUT_MS, logger), http);
+  const admin = new AdminApi(bus, auth, settings.UPSTREAM_TIMEOUT_MS, logger, () =>
+    cache?.forgetAll(),
+  );
+  mountAdminApi(app, admin, http);
   mountHealthAndFallback(app, () => !stopping);
   const { socket, port } = await listen(app, settings.HOST, settings.PORT);
   logger.info(
@@ -53,6 +70,7 @@ runMain(logger, async () => {
       host: settings.HOST,
       port,
       maxBodyBytes: settings.MAX_BODY_BYTES,
+      authCacheMs: settings.AUTH_CACHE_MS,
     },
     'ready',
   );
