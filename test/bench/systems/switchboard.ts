@@ -94,10 +94,14 @@ export class SwitchboardSystem implements SystemUnderTest {
       ],
     ];
     for (const [name, entry, env, readyUrl] of services) {
+      // One directory per service: tsx's loader thread writes a profile of its own.
+      const profile = ctx.profileServices
+        ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.artefactDir, name)}`]
+        : [];
       const running = await startProcess({
         name,
         command: process.execPath,
-        args: ['--import', 'tsx', join(REPO_ROOT, entry)],
+        args: [...profile, '--import', 'tsx', join(REPO_ROOT, entry)],
         env: { NATS_URL: ctx.nats.url, ...env },
         cpus: ctx.cpus.load,
         readyText: readyUrl ? undefined : '"msg":"ready"',
@@ -137,6 +141,11 @@ export class SwitchboardSystem implements SystemUnderTest {
       subjectPrefix: this.subjectPrefix,
       stop: () => server.stop(),
     };
+  }
+
+  /** Auth, channel-authorizer and publisher, by name, once started. */
+  supportPids(): Record<string, number> {
+    return Object.fromEntries(this.#support.map((p) => [p.name, p.pid]));
   }
 
   /** The publisher service's HTTP endpoint. */
