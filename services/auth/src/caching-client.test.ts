@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import type { AuthReply, AuthRequest, Principal } from '@switchboard/protocol';
+import { MemoryBus } from '@switchboard/bus';
+import {
+  ServiceSubjects,
+  type AuthReply,
+  type AuthRequest,
+  type Principal,
+} from '@switchboard/protocol';
 
 import { CachingAuthClient, type CredentialVerifier } from './caching-client.ts';
 import { MemoryRevocations } from './revocations.ts';
@@ -145,6 +151,19 @@ describe('CachingAuthClient', () => {
 
     expect(reply.ok).toBe(true);
     expect(upstream.asked).toBe(2);
+  });
+
+  it('forgets every key when an auth replica announces that it stops', async () => {
+    const { upstream, client } = setup();
+    const bus = new MemoryBus();
+    client.followAuthStops(bus);
+    await client.verify({ api_key: 'good' });
+
+    bus.publish(ServiceSubjects.authStopping, new Uint8Array(0));
+    await new Promise((resolve) => setImmediate(resolve));
+    upstream.failing = true;
+
+    await expect(client.verify({ api_key: 'good' })).rejects.toThrow('auth is down');
   });
 
   it('asks auth every time when the period is 0', async () => {

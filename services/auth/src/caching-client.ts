@@ -1,4 +1,5 @@
-import type { AuthReply, AuthRequest } from '@switchboard/protocol';
+import type { Bus, BusSubscription } from '@switchboard/bus';
+import { ServiceSubjects, type AuthReply, type AuthRequest } from '@switchboard/protocol';
 
 import { hashApiKey } from './api-keys.ts';
 import { isRevoked, type RevocationStore } from './revocations.ts';
@@ -25,7 +26,9 @@ interface Accepted {
  * busy caller asks auth once per key and period rather than once per request. A hit is
  * checked against the revocation store first: a revoked or expired key goes back to auth,
  * which refuses it. Tokens and refusals are never cached. Callers asking about the same
- * key while auth answers share that one request.
+ * key while auth answers share that one request. After an auth replica stops gracefully
+ * every key is asked about again (see `followAuthStops`); after a crash of every replica,
+ * keys seen within `ttlMs` keep working until their period ends.
  */
 export class CachingAuthClient implements CredentialVerifier {
   readonly #accepted = new Map<string, Accepted>();
@@ -45,6 +48,14 @@ export class CachingAuthClient implements CredentialVerifier {
     this.#maxKeys = options.maxKeys ?? 10_000;
     this.#now = options.now ?? Date.now;
     revocations.onRevoked(() => this.forgetAll());
+  }
+
+  /**
+   * Forgets every key whenever an auth replica announces that it stops, so that with
+   * auth gone the next caller is refused (failing closed) rather than served from memory.
+   */
+  followAuthStops(bus: Bus): BusSubscription {
+    return bus.subscribe(ServiceSubjects.authStopping, () => this.forgetAll());
   }
 
   /** Drops every remembered key: a revocation this process took part in applies at once. */

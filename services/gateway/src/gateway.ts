@@ -10,7 +10,7 @@ import uWS, {
   type WebSocketBehavior,
 } from 'uWebSockets.js';
 
-import { AuthClient, type RevocationStore } from '@switchboard/auth';
+import { AuthClient, CachingAuthClient, type RevocationStore } from '@switchboard/auth';
 import type { Bus } from '@switchboard/bus';
 import { AuthorizerClient, LimitsClient } from '@switchboard/channel-authorizer';
 import {
@@ -104,8 +104,11 @@ export class Gateway {
     this.#topics = new TopicRegistry(this.app, bus, (subject) =>
       logger.warn({ subject }, 'dropped a bus message that is not an event'),
     );
+    const auth = new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS);
+    const keys = new CachingAuthClient(auth, revocations, { ttlMs: settings.AUTH_CACHE_MS });
+    keys.followAuthStops(bus);
     this.#session = {
-      auth: new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
+      auth: keys,
       authorizer: new AuthorizerClient(bus, settings.UPSTREAM_TIMEOUT_MS),
       topics: this.#topics,
       leases: new LeaseKeeper(

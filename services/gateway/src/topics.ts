@@ -33,6 +33,8 @@ export interface TopicStats {
 export class TopicRegistry {
   readonly #subjects = new Map<string, SubjectEntry>();
   #malformed = 0;
+  /** The flush that will cover every subject subscribed since the last one went out. */
+  #nextFlush: Promise<void> | undefined;
 
   constructor(
     private readonly app: TemplatedApp,
@@ -46,7 +48,7 @@ export class TopicRegistry {
     if (!entry) {
       const topics = new Map<string, Topic>();
       const subscription = this.bus.subscribe(subject, (message) => this.#deliver(topics, message));
-      entry = { subscription, topics, registered: this.bus.flush() };
+      entry = { subscription, topics, registered: this.#flushSoon() };
       // Awaited by `registered()`; this handler only keeps an early failure from going unhandled.
       entry.registered.catch(() => undefined);
       this.#subjects.set(subject, entry);
@@ -88,6 +90,19 @@ export class TopicRegistry {
     if (entry.topics.size > 0) return;
     entry.subscription.unsubscribe();
     this.#subjects.delete(subject);
+  }
+
+  /**
+   * One bus flush for all the subjects subscribed in this turn of the event loop (a
+   * connect storm subscribes many sockets per turn): NATS answers a PING only after
+   * every SUB sent before it, so one round trip registers them all.
+   */
+  #flushSoon(): Promise<void> {
+    this.#nextFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.#nextFlush = undefined;
+      return this.bus.flush();
+    });
+    return this.#nextFlush;
   }
 
   stats(): TopicStats {

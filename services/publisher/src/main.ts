@@ -33,7 +33,9 @@ async function keyCache(
   const revocations = await KvRevocations.open(bus.connection, (err, key) =>
     logger.error({ err, key }, 'unreadable revocation skipped'),
   );
-  return new CachingAuthClient(auth, revocations, { ttlMs });
+  const cache = new CachingAuthClient(auth, revocations, { ttlMs });
+  cache.followAuthStops(bus);
+  return cache;
 }
 
 runMain(logger, async () => {
