@@ -76,6 +76,7 @@ async function main(): Promise<number> {
     publisherPort: ports.publisher,
     artefactDir: mkdtempSync(join(tmpdir(), 'switchboard-bench-')),
     cpuProfile: options.cpuProfile,
+    profileServices: options.profileServices,
     publisher,
     progress: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
   };

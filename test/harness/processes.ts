@@ -83,7 +83,14 @@ export async function spawnProcess(options: SpawnOptions): Promise<RunningProces
   let deadline: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     deadline = setTimeout(
-      () => reject(describeFailure(options.name, `was not ready within ${READY_DEADLINE_MS / 1000} s`, lines)),
+      () =>
+        reject(
+          describeFailure(
+            options.name,
+            `was not ready within ${READY_DEADLINE_MS / 1000} s`,
+            lines,
+          ),
+        ),
       READY_DEADLINE_MS,
     );
   });

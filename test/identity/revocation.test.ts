@@ -4,6 +4,7 @@ import { hashApiKey, keyIdFromHash } from '@switchboard/auth';
 
 import { describeEachStack } from '../conformance/matrix.ts';
 import { connectAs, gatewayUrl, request } from '../conformance/steps.ts';
+import { publishHttp } from '../harness/publish.ts';
 import type { Stack } from '../harness/stacks.ts';
 import { connect, type TestClient } from '../harness/ws-client.ts';
 
@@ -81,6 +82,27 @@ describeEachStack('revocation', {}, (sut) => {
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const later = await withToken(stack, 0, 'jack');
     expect(later.isOpen).toBe(true);
+  });
+
+  it('of a server key refuses its very next publish, though the publisher remembers keys', async () => {
+    const { stack } = sut;
+    const created = await fetch(stack.publishUrl.replace('/v1/events', '/v1/admin/keys'), {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${stack.credentials.keys.acmeAdmin}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ plan: 'free', app_id: 'reports', scopes: ['publish'] }),
+    });
+    const { key, id } = (await created.json()) as { key: string; id: string };
+    const event = { channel: 'chat.messages', event: 'new', room_id: 'r1', data: {} };
+    expect(await publishHttp(stack, key, event)).toMatchObject({ status: 202 });
+
+    expect(await revoke(stack, 'key', id)).toMatchObject({ status: 200 });
+    expect(await publishHttp(stack, key, event)).toMatchObject({
+      status: 401,
+      json: { error: { code: 'invalid_credentials' } },
+    });
   });
 
   it('needs a key with the admin scope, and stays within its tenant', async () => {

@@ -19,6 +19,8 @@ export const ServiceSubjects = {
   connectionRelease: `${ROOT}.svc.limits.release`,
   gatewayHeartbeat: `${ROOT}.svc.limits.heartbeat`,
   authRevoke: `${ROOT}.svc.auth.revoke`,
+  /** Auth announces a graceful stop here, so callers that remember keys forget them. */
+  authStopping: `${ROOT}.svc.auth.stopping`,
   authCreateKey: `${ROOT}.svc.auth.keys.create`,
   authListKeys: `${ROOT}.svc.auth.keys.list`,
 } as const;

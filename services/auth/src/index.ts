@@ -1,4 +1,9 @@
 export { AuthClient, AuthUnavailableError } from './client.ts';
+export {
+  CachingAuthClient,
+  type CredentialVerifier,
+  type KeyCacheOptions,
+} from './caching-client.ts';
 export { generateApiKey, hashApiKey, keyIdFromHash } from './api-keys.ts';
 export { Authenticator } from './authenticator.ts';
 export {

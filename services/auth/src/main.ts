@@ -1,4 +1,5 @@
 import { NatsBus } from '@switchboard/bus';
+import { ServiceSubjects } from '@switchboard/protocol';
 import { loadEnv } from '@switchboard/config';
 import { logBusStatus, runMain, stopOnSignals, inOrder, VERSION } from '@switchboard/runtime';
 import { createLogger, redactUserinfo, startTracing } from '@switchboard/telemetry';
@@ -41,7 +42,11 @@ runMain(logger, async () => {
 
   stopOnSignals(
     logger,
-    inOrder(() => bus.drain(), stopTracing),
+    inOrder(
+      () => bus.publish(ServiceSubjects.authStopping, new Uint8Array(0)),
+      () => bus.drain(),
+      stopTracing,
+    ),
     settings.SHUTDOWN_TIMEOUT_MS,
   );
 });

@@ -45,6 +45,11 @@ export const SocketSettings = Type.Object({
     2_000,
     'Timeout of requests to the auth and channel-authorizer services',
   ),
+  AUTH_CACHE_MS: Setting.millis(
+    5_000,
+    'How long an accepted API key is trusted before auth is asked again (revocations apply at once); 0 asks for every connection',
+    0,
+  ),
   EXPIRY_NOTICE_MS: Setting.millis(
     60_000,
     'How long before a credential expires the client gets `auth_expiring` (then close 4501)',

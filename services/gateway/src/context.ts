@@ -1,6 +1,6 @@
 import type { WebSocket } from 'uWebSockets.js';
 
-import type { AuthClient, RevocationStore } from '@switchboard/auth';
+import type { CredentialVerifier, RevocationStore } from '@switchboard/auth';
 import type { AuthorizerClient } from '@switchboard/channel-authorizer';
 import { errorFrame } from '@switchboard/protocol';
 import type { Logger } from '@switchboard/telemetry';
@@ -11,7 +11,7 @@ import type { TopicRegistry } from './topics.ts';
 
 /** What message handling needs from the gateway around it. */
 export interface SessionContext {
-  readonly auth: AuthClient;
+  readonly auth: CredentialVerifier;
   readonly authorizer: AuthorizerClient;
   readonly topics: TopicRegistry;
   /** This instance's connection slots in the cluster-wide ledger. */

@@ -10,7 +10,7 @@ import uWS, {
   type WebSocketBehavior,
 } from 'uWebSockets.js';
 
-import { AuthClient, type RevocationStore } from '@switchboard/auth';
+import { AuthClient, CachingAuthClient, type RevocationStore } from '@switchboard/auth';
 import type { Bus } from '@switchboard/bus';
 import {
   AuthorizerClient,
@@ -114,8 +114,11 @@ export class Gateway {
       BACKLOG_HEADROOM_BYTES / 2,
       () => this.#checkBacklogs(),
     );
+    const auth = new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS);
+    const keys = new CachingAuthClient(auth, revocations, { ttlMs: settings.AUTH_CACHE_MS });
+    keys.followAuthStops(bus);
     this.#session = {
-      auth: new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS),
+      auth: keys,
       authorizer: new AuthorizerClient(bus, settings.UPSTREAM_TIMEOUT_MS),
       topics: this.#topics,
       leases: new LeaseKeeper(

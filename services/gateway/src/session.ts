@@ -7,6 +7,7 @@ import {
   subscriptionErrorFrame,
   subscriptionSuccessFrame,
   unsubscriptionSuccessFrame,
+  type AuthorizeRequest,
   type ClientMessage,
   type Failure,
   type Grant,
@@ -36,10 +37,27 @@ import {
   type Socket,
 } from './context.ts';
 
-/** Pause before a re-evaluation asks the authorizer a second time. */
-const RETRY_AFTER_MS = 1_000;
+/**
+ * Pauses before a re-evaluation asks the authorizer again: right after a NATS reconnect the
+ * authorizer may need a few seconds to be back (NATS clients retry every 2 s).
+ */
+const RETRY_PAUSES_MS = [1_000, 2_000];
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function authorizeWithRetries(
+  ctx: SessionContext,
+  request: AuthorizeRequest,
+): Promise<GrantReply[]> {
+  for (const pause of RETRY_PAUSES_MS) {
+    try {
+      return await ctx.authorizer.authorize(request);
+    } catch {
+      await sleep(pause);
+    }
+  }
+  return ctx.authorizer.authorize(request);
+}
 
 /** Handles one parsed frame of a connection. Never throws. */
 export async function handleParsed(
@@ -272,11 +290,7 @@ export async function reevaluate(
     replies = [];
     for (let i = 0; i < items.length; i += MAX_AUTHORIZE_ITEMS) {
       const request = { principal, items: items.slice(i, i + MAX_AUTHORIZE_ITEMS), fresh };
-      // One more try after a pause: right after a reconnect the authorizer may not be back yet.
-      const answers = await ctx.authorizer
-        .authorize(request)
-        .catch(() => sleep(RETRY_AFTER_MS).then(() => ctx.authorizer.authorize(request)));
-      replies.push(...answers);
+      replies.push(...(await authorizeWithRetries(ctx, request)));
     }
   } catch (err) {
     ctx.logger.error({ err, connId: conn.id }, 'channel-authorizer unavailable for re-evaluation');

@@ -52,6 +52,21 @@ describe('TopicRegistry', () => {
     expect(registry.stats()).toMatchObject({ subjects: 0, topics: 0 });
   });
 
+  it('registers the subjects of one turn of the event loop with one bus flush', async () => {
+    const { bus, registry } = setup();
+    let flushes = 0;
+    const flush = bus.flush.bind(bus);
+    bus.flush = () => (flushes++, flush());
+
+    const subjects = ['sb.ev.t.chat.messages.r1', 'sb.ev.t.chat.messages.r2'];
+    for (const subject of subjects) registry.acquire(subject, 'sub_1');
+    await registry.registered(subjects);
+    registry.acquire('sb.ev.t.chat.messages.r3', 'sub_1');
+    await registry.registered(['sb.ev.t.chat.messages.r3']);
+
+    expect(flushes).toBe(2);
+  });
+
   it('builds one frame per message and subscription id, not per socket', async () => {
     const { bus, registry, published } = setup();
     for (let i = 0; i < 100; i++) registry.acquire(ROOM, 'sub_1');

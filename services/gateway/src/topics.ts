@@ -45,6 +45,8 @@ export class TopicRegistry {
   readonly #topics = new Map<string, Topic>();
   #lastTopic = 0;
   #malformed = 0;
+  /** The flush that will cover every subject subscribed since the last one went out. */
+  #nextFlush: Promise<void> | undefined;
 
   /** Frame bytes handed to uWebSockets.js since the last backlog check. */
   #published = 0;
@@ -107,6 +109,19 @@ export class TopicRegistry {
     return this.#topics.get(topicName)?.subject.subscription.subject;
   }
 
+  /**
+   * One bus flush for all the subjects subscribed in this turn of the event loop (a
+   * connect storm subscribes many sockets per turn): NATS answers a PING only after
+   * every SUB sent before it, so one round trip registers them all.
+   */
+  #flushSoon(): Promise<void> {
+    this.#nextFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.#nextFlush = undefined;
+      return this.bus.flush();
+    });
+    return this.#nextFlush;
+  }
+
   stats(): TopicStats {
     return { subjects: this.#subjects.size, topics: this.#topics.size, malformed: this.#malformed };
   }
@@ -114,7 +129,7 @@ export class TopicRegistry {
   #subscribe(subject: string): SubjectEntry {
     const subscription = this.bus.subscribe(subject, (message) => this.#deliver(entry, message));
     const entry: SubjectEntry = { subscription, topics: [], registered: undefined };
-    const registered = this.bus.flush();
+    const registered = this.#flushSoon();
     entry.registered = registered;
     // Once registered, the entry lets go of the promise; a failure stays for `registered()`.
     registered.then(

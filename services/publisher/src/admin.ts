@@ -78,6 +78,8 @@ export class AdminApi {
     private readonly auth: AuthClient,
     private readonly timeoutMs: number,
     private readonly logger: Logger,
+    /** Told of each revocation auth has stored, e.g. to drop remembered server keys. */
+    private readonly onRevoked: (revocation: Revocation) => void = () => undefined,
   ) {}
 
   revoke(credential: string | undefined, body: unknown): Promise<AdminOutcome> {
@@ -87,6 +89,7 @@ export class AdminApi {
       const revocation: Revocation = { ...body, tenant: admin.tenant };
       const answer = await this.#call(ServiceSubjects.authRevoke, revocation, decoders.ok);
       if (!answer?.ok) return unavailable('Revocation');
+      this.onRevoked(revocation);
       return { ok: true, status: 200, body: { revoked: revocation } };
     });
   }

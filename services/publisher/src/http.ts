@@ -51,15 +51,15 @@ function sendOutcome(res: HttpResponse, outcome: Outcome): void {
 }
 
 /**
- * Reads a request body up to `maxBytes`. Calls `onBody` once with the body, or with
- * `undefined` when it is too large (the caller answers 413 and closes).
+ * Reads a request body up to `maxBytes` as text. Calls `onBody` once with the body, or
+ * with `undefined` when it is too large (the caller answers 413 and closes).
  */
 function readBody(
   res: HttpResponse,
   maxBytes: number,
-  onBody: (body: Buffer | undefined) => void,
+  onBody: (body: string | undefined) => void,
 ): void {
-  const chunks: Buffer[] = [];
+  let chunks: Buffer[] | undefined;
   let size = 0;
   let done = false;
   res.onData((chunk, isLast) => {
@@ -69,11 +69,16 @@ function readBody(
       done = true;
       return onBody(undefined);
     }
-    // uWS reuses the chunk's memory after this callback returns: copy it.
-    chunks.push(Buffer.from(Buffer.from(chunk)));
+    // uWS reuses the chunk's memory after this callback returns: a body in one chunk is
+    // decoded right here, a longer one copied chunk by chunk.
+    if (isLast && !chunks) {
+      done = true;
+      return onBody(Buffer.from(chunk).toString('utf8'));
+    }
+    (chunks ??= []).push(Buffer.from(Buffer.from(chunk)));
     if (isLast) {
       done = true;
-      onBody(Buffer.concat(chunks));
+      onBody(Buffer.concat(chunks).toString('utf8'));
     }
   });
 }
@@ -112,7 +117,7 @@ function mountJsonRoute(
 
       let body: unknown;
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        body = JSON.parse(raw);
       } catch {
         const reason = 'Body is not valid JSON';
         const error = { code: 'invalid_message_format', message: reason, details: { reason } };

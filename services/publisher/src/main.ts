@@ -1,6 +1,6 @@
 import uWS from 'uWebSockets.js';
 
-import { AuthClient } from '@switchboard/auth';
+import { AuthClient, CachingAuthClient, KvRevocations } from '@switchboard/auth';
 import { NatsBus } from '@switchboard/bus';
 import { loadEnv } from '@switchboard/config';
 import {
@@ -24,6 +24,21 @@ import { EventPublisher } from './publisher.ts';
 
 const logger = createLogger('publisher');
 
+/** Server keys for publishing, remembered for `ttlMs` unless the revocation bucket says otherwise. */
+async function keyCache(
+  bus: NatsBus,
+  auth: AuthClient,
+  ttlMs: number,
+): Promise<CachingAuthClient | undefined> {
+  if (ttlMs === 0) return undefined;
+  const revocations = await KvRevocations.open(bus.connection, (err, key) =>
+    logger.error({ err, key }, 'unreadable revocation skipped'),
+  );
+  const cache = new CachingAuthClient(auth, revocations, { ttlMs });
+  cache.followAuthStops(bus);
+  return cache;
+}
+
 runMain(logger, async () => {
   const settings = loadEnv(PublisherSettings);
   logger.level = settings.LOG_LEVEL;
@@ -39,14 +54,18 @@ runMain(logger, async () => {
   const channels = settings.CHANNELS_FILE
     ? ChannelRegistry.fromFile(settings.CHANNELS_FILE)
     : ChannelRegistry.defaults();
-  const publisher = new EventPublisher(bus, auth, logger, channels);
+  const cache = await keyCache(bus, auth, settings.AUTH_CACHE_MS);
+  const publisher = new EventPublisher(bus, cache ?? auth, logger, channels);
   await servePublishEndpoint(bus, publisher, { maxBodyBytes: settings.MAX_BODY_BYTES, logger });
 
   const app = uWS.App();
   let stopping = false;
   const http = { maxBodyBytes: settings.MAX_BODY_BYTES, logger };
   mountPublishApi(app, publisher, http);
-  mountAdminApi(app, new AdminApi(bus, auth, settings.UPSTREAM_TIMEOUT_MS, logger), http);
+  const admin = new AdminApi(bus, auth, settings.UPSTREAM_TIMEOUT_MS, logger, () =>
+    cache?.forgetAll(),
+  );
+  mountAdminApi(app, admin, http);
   mountHealthAndFallback(app, () => !stopping);
   const { socket, port } = await listen(app, settings.HOST, settings.PORT);
   logger.info(
@@ -58,6 +77,7 @@ runMain(logger, async () => {
       port,
       maxBodyBytes: settings.MAX_BODY_BYTES,
       channels: settings.CHANNELS_FILE ?? 'built-in',
+      authCacheMs: settings.AUTH_CACHE_MS,
     },
     'ready',
   );

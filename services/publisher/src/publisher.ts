@@ -1,5 +1,5 @@
 import type { Bus } from '@switchboard/bus';
-import type { AuthClient } from '@switchboard/auth';
+import type { CredentialVerifier } from '@switchboard/auth';
 import {
   ChannelRegistry,
   encodeBusEvent,
@@ -69,7 +69,7 @@ function bodyProblem(body: unknown): PublishOutcome | undefined {
 export class EventPublisher {
   constructor(
     private readonly bus: Bus,
-    private readonly auth: AuthClient,
+    private readonly auth: CredentialVerifier,
     private readonly logger: Logger,
     private readonly channels: ChannelRegistry = ChannelRegistry.defaults(),
   ) {}

@@ -20,6 +20,8 @@ export interface BenchContext {
   /** Directory for CPU profiles and other artefacts of this run. */
   readonly artefactDir: string;
   readonly cpuProfile: boolean;
+  /** Switchboard's support services write `.cpuprofile` files into `artefactDir` when they stop. */
+  readonly profileServices: boolean;
   readonly publisher: Publisher;
   progress(line: string): void;
 }

@@ -13,6 +13,8 @@ export interface RunOptions {
   readonly chartDir: string;
   /** CPU-profile the Switchboard gateway at its fan-out knee. */
   readonly cpuProfile: boolean;
+  /** Run Switchboard's auth, channel-authorizer and publisher under `node --cpu-prof`. */
+  readonly profileServices: boolean;
   readonly portBase: number;
 }
 
@@ -38,6 +40,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
   let systems: SystemName[] = [...SYSTEM_NAMES];
   let scenarios: string[] = [];
   let cpuProfile = true;
+  let profileServices = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
@@ -46,6 +49,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
     else if (flag === '--smoke') mode = 'smoke';
     else if (flag === '--full') mode = 'full';
     else if (flag === '--no-profile') cpuProfile = false;
+    else if (flag === '--profile-services') profileServices = true;
     else if (flag === '--systems') {
       const wanted = list(value());
       const unknown = wanted.filter((s) => !(SYSTEM_NAMES as readonly string[]).includes(s));
@@ -65,6 +69,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
     out: process.env.BENCH_OUT ?? join(benchDir, defaultOut),
     chartDir: join(benchDir, 'results'),
     cpuProfile: cpuProfile && mode !== 'smoke',
+    profileServices,
     portBase: Number(process.env.BENCH_PORT_BASE ?? 19100),
   };
 }

@@ -1,21 +1,31 @@
-import { Agent, request } from 'node:http';
 import { createInterface } from 'node:readline';
 
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import hdr from 'hdr-histogram-js';
 
+import { HttpPool } from './http-pool.ts';
+import { Ticker } from './ticker.ts';
 import type { PublishJob, PublishResult } from './publish-job.ts';
 
 /**
  * The open-loop publisher, run as its own process on the load core. Message i is
- * due at t0 + i/rate and carries that intended time (CLOCK_MONOTONIC µs, the clock
- * the C generator reads), so a late publisher shows up as latency, not as a lower rate.
+ * due at t0 + i/rate (a worker thread wakes it then) and carries that intended time
+ * (CLOCK_MONOTONIC µs, the clock the C generator reads), so a late publisher shows up
+ * as latency, not as a lower rate.
  * Jobs arrive one JSON line at a time on stdin; each result goes back as one line.
  */
-const monoOffsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
-const nowUs = (): number => performance.now() * 1000 + monoOffsetUs;
+// Read straight from process.hrtime: an offset to performance.now() taken at start-up was
+// off by the milliseconds the first use of `performance` spends loading perf_hooks.
+const nowUs = (): number => {
+  const [s, ns] = process.hrtime();
+  return s * 1e6 + ns / 1e3;
+};
+
+/** At most 4,000 wake-ups a second; above that rate messages go out in small batches. */
+const MIN_TICK_GAP_US = 250;
 
 const encoder = new TextEncoder();
+const ticker = new Ticker();
 const connections = new Map<string, NatsConnection>();
 
 function histogram(): ReturnType<typeof hdr.build> {
@@ -55,7 +65,7 @@ class JobRun {
   readonly rtt = histogram();
   readonly perRoom: number[];
   readonly pad: string;
-  readonly agent: Agent;
+  readonly http: HttpPool | undefined;
   readonly requestHeaders = headers();
   errors = 0;
   firstError: string | undefined;
@@ -66,7 +76,12 @@ class JobRun {
   ) {
     this.perRoom = job.rooms.map(() => 0);
     this.pad = 'x'.repeat(job.padBytes);
-    this.agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
+    this.http = job.httpUrl
+      ? new HttpPool(job.httpUrl, job.concurrency, {
+          'content-type': 'application/json',
+          authorization: `Bearer ${job.apiKey ?? ''}`,
+        })
+      : undefined;
     this.requestHeaders.set('authorization', `Bearer ${job.apiKey ?? ''}`);
   }
 
@@ -77,25 +92,12 @@ class JobRun {
 
   #http(room: string, body: string, intendedUs: number): Promise<void> {
     return new Promise((resolve) => {
-      const req = request(this.job.httpUrl!, {
-        method: 'POST',
-        agent: this.agent,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.job.apiKey}` },
-      });
-      req.once('response', (res) => {
-        res.resume();
-        res.once('end', () => {
-          if (res.statusCode !== 202)
-            this.fail(new Error(`HTTP ${res.statusCode} for room ${room}`));
-          this.rtt.recordValue(Math.max(1, nowUs() - intendedUs));
-          resolve();
-        });
-      });
-      req.once('error', (err) => {
-        this.fail(err);
+      this.http!.post(body, (status, error) => {
+        if (error) this.fail(error);
+        else if (status !== 202) this.fail(new Error(`HTTP ${status} for room ${room}`));
+        else this.rtt.recordValue(Math.max(1, nowUs() - intendedUs));
         resolve();
       });
-      req.end(body);
     });
   }
 
@@ -149,15 +151,16 @@ class JobRun {
           if (sent) pending.push(sent);
           i++;
         }
-        if (i < total) setTimeout(tick, 0);
-        else resolve();
+        if (i < total) return;
+        stop();
+        resolve();
       };
-      tick();
+      const stop = ticker.start({ t0Us: t0, intervalUs, total, minGapUs: MIN_TICK_GAP_US }, tick);
     });
     await this.nc.flush();
     const durationS = (nowUs() - t0) / 1e6;
     await Promise.all(pending);
-    this.agent.destroy();
+    this.http?.close();
     return {
       sent: i,
       perRoom: this.perRoom,
@@ -190,6 +193,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 process.stdin.once('end', () => {
   void queue.then(async () => {
     for (const nc of connections.values()) await nc.drain();
+    await ticker.close();
   });
 });
-process.stdout.write('{"ready":true}\n');
+void ticker.online.then(() => process.stdout.write('{"ready":true}\n'));

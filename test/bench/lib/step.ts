@@ -17,6 +17,8 @@ export interface StepSpec {
   readonly mode?: PublishJob['mode'];
   readonly httpUrl?: string;
   readonly apiKey?: string;
+  /** More processes whose CPU the step reports, by name (e.g. Switchboard's publisher service). */
+  readonly alsoWatch?: Readonly<Record<string, number>>;
 }
 
 /** What one step measured, and whether it counts as a result. */
@@ -30,6 +32,8 @@ export interface StepResult {
   readonly deliveriesPerCpuS: number;
   readonly serverCpu: number;
   readonly generatorCpu: number;
+  /** Share of a core each watched process used: server, generator, nats, benchPublisher, `alsoWatch`. */
+  readonly cpuShares: Record<string, number>;
   readonly coreBusy: Record<string, number>;
   /** Share of the server's core used by processes other than the server (other users, the kernel). */
   readonly foreignLoad: number;
@@ -119,6 +123,8 @@ export async function runStep(
     server: handle.server.pid,
     generator: gen.pid,
     nats: ctx.nats.process.pid,
+    benchPublisher: ctx.publisher.pid,
+    ...spec.alsoWatch,
   });
   const publish = await ctx.publisher.run(job);
   const publishedAt = performance.now();
@@ -143,6 +149,12 @@ export async function runStep(
     deliveriesPerCpuS: serverCpuS > 0 ? delivered / serverCpuS : 0,
     serverCpu: serverCpuS / cpu.wallSeconds,
     generatorCpu: (cpu.seconds.generator ?? 0) / cpu.wallSeconds,
+    cpuShares: Object.fromEntries(
+      Object.entries(cpu.seconds).map(([name, s]) => [
+        name,
+        Number((s / cpu.wallSeconds).toFixed(3)),
+      ]),
+    ),
     coreBusy: cpu.coreBusy,
     foreignLoad: foreignLoad(ctx, cpu, serverCpuS),
     latencyUs: counters.latency_us,

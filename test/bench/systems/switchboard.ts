@@ -47,6 +47,12 @@ function writeCredentials(dir: string, keys: BenchKeys): string {
   return path;
 }
 
+/** With `--profile-services`: a folder per process, as tsx's loader thread writes a profile too. */
+function cpuProfileFlags(ctx: BenchContext, name: string): string[] {
+  if (!ctx.profileServices) return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${join(ctx.artefactDir, name)}`];
+}
+
 /**
  * Switchboard in distributed mode. Auth, the channel authorizer and the publisher
  * run on the load core for the whole run; the gateway, the server under test, is
@@ -97,7 +103,7 @@ export class SwitchboardSystem implements SystemUnderTest {
       const running = await startProcess({
         name,
         command: process.execPath,
-        args: ['--import', 'tsx', join(REPO_ROOT, entry)],
+        args: [...cpuProfileFlags(ctx, name), '--import', 'tsx', join(REPO_ROOT, entry)],
         env: { NATS_URL: ctx.nats.url, ...env },
         cpus: ctx.cpus.load,
         readyText: readyUrl ? undefined : '"msg":"ready"',
@@ -109,15 +115,20 @@ export class SwitchboardSystem implements SystemUnderTest {
 
   async start(ctx: BenchContext, options: StartOptions): Promise<ServerHandle> {
     await this.#startSupport(ctx);
+    const gatewayId = `bench-${++this.#gateways}`;
     const server = await startProcess({
       name: 'gateway',
       command: process.execPath,
-      args: [...nodeFlags(options), join(REPO_ROOT, ENTRY.gateway)],
+      args: [
+        ...cpuProfileFlags(ctx, gatewayId),
+        ...nodeFlags(options),
+        join(REPO_ROOT, ENTRY.gateway),
+      ],
       env: {
         NATS_URL: ctx.nats.url,
         PORT: String(ctx.serverPort),
         HOST: '127.0.0.1',
-        GATEWAY_ID: `bench-${++this.#gateways}`,
+        GATEWAY_ID: gatewayId,
         MAX_BACKPRESSURE_BYTES: String(1024 * 1024),
         // Every bench client comes from 127.0.0.x; the baselines have no per-address limit either.
         CONNECT_RATE_PER_ADDRESS: '0',
@@ -137,6 +148,11 @@ export class SwitchboardSystem implements SystemUnderTest {
       subjectPrefix: this.subjectPrefix,
       stop: () => server.stop(),
     };
+  }
+
+  /** Auth, channel-authorizer and publisher, by name, once started. */
+  supportPids(): Record<string, number> {
+    return Object.fromEntries(this.#support.map((p) => [p.name, p.pid]));
   }
 
   /** The publisher service's HTTP endpoint. */
