@@ -95,6 +95,8 @@ async function main(): Promise<void> {
 
   const common = { NATS_URL: natsUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   const origins = { ALLOWED_ORIGINS: process.env.ALLOWED_ORIGINS ?? 'localhost' };
+  // glibc settings that keep the gateways' resident memory down (docs/configuration.md).
+  const malloc = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072' };
   await Promise.all([
     service('auth', 'auth', { ...common, SWITCHBOARD_CONFIG: configPath }),
     service('channel-authorizer', 'channel-authorizer', common),
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
       PORT: '8081',
       GATEWAY_ID: 'gw-1',
       ...origins,
+      ...malloc,
     }),
     service('gateway-2', 'gateway', {
       ...common,
@@ -112,6 +115,7 @@ async function main(): Promise<void> {
       PORT: '8082',
       GATEWAY_ID: 'gw-2',
       ...origins,
+      ...malloc,
     }),
   ]);
 

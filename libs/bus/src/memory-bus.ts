@@ -15,6 +15,7 @@ import type {
 interface Entry {
   readonly subject: string;
   readonly handler: BusHandler;
+  readonly subscription: BusSubscription;
   active: boolean;
 }
 
@@ -45,16 +46,8 @@ export class MemoryBus implements Bus {
 
   subscribe(subject: string, handler: BusHandler): BusSubscription {
     if (this.#closed) throw new BusClosedError();
-    const entry: Entry = { subject, handler, active: true };
     const wildcard = subject.includes('*') || subject.includes('>');
-    if (wildcard) this.#wildcard.add(entry);
-    else {
-      const set = this.#exact.get(subject) ?? new Set<Entry>();
-      set.add(entry);
-      this.#exact.set(subject, set);
-    }
-
-    return {
+    const subscription: BusSubscription = {
       subject,
       unsubscribe: () => {
         entry.active = false;
@@ -64,6 +57,14 @@ export class MemoryBus implements Bus {
         if (set?.size === 0) this.#exact.delete(subject);
       },
     };
+    const entry: Entry = { subject, handler, subscription, active: true };
+    if (wildcard) this.#wildcard.add(entry);
+    else {
+      const set = this.#exact.get(subject) ?? new Set<Entry>();
+      set.add(entry);
+      this.#exact.set(subject, set);
+    }
+    return subscription;
   }
 
   async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
@@ -125,7 +126,7 @@ export class MemoryBus implements Bus {
     for (const [entry, message] of batch) {
       if (!entry.active) continue;
       try {
-        entry.handler(message);
+        entry.handler(message, entry.subscription);
       } catch (error) {
         for (const listener of this.#listeners) {
           listener({ type: 'handler_error', subject: message.subject, error });

@@ -6,10 +6,10 @@ import {
   headers as natsHeaders,
   RequestError,
   TimeoutError,
+  type Msg,
   type MsgHdrs,
   type NatsConnection,
   type Subscription,
-  type SubscriptionOptions,
 } from '@nats-io/transport-node';
 import { Svcm, type Service } from '@nats-io/services';
 
@@ -82,14 +82,13 @@ function hasCause(error: unknown, type: new (...args: never[]) => Error): boolea
   return false;
 }
 
-type SubscriptionCallback = NonNullable<SubscriptionOptions['callback']>;
-
-/** Deferreds of a nats-core 3.x subscription, and whether it has a callback. */
-interface SubscriptionDeferreds {
+/** The parts of a nats-core 3.x subscription that a callback subscription never uses. */
+interface IteratorState {
   readonly noIterator?: unknown;
   signal?: unknown;
   iterClosed?: unknown;
   closed?: unknown;
+  yields?: unknown;
 }
 
 /** A deferred that has settled: resolving or rejecting it again does nothing. */
@@ -98,35 +97,49 @@ const SETTLED_DEFERRED = Object.assign(Promise.resolve(), {
   reject: () => undefined,
 });
 
+/** Frozen, so that a nats-core change that starts queueing here fails loudly, not silently. */
+const NO_YIELDS: readonly unknown[] = Object.freeze([]);
+
 /**
  * nats.js gives every subscription three deferreds (a promise with its resolve and
- * reject functions, about 200 bytes each): two that its async iterator waits on, and
- * `closed`, read only by nats.js's own request subscriptions and by users. Nothing waits
- * on them for a callback subscription the bus makes, where closing only resolves them,
- * so it shares one settled deferred instead. This relies on nats-core internals and is
- * skipped when their shape is not the expected one.
+ * reject functions, about 200 bytes each) and a queue array: what its async iterator
+ * waits on and reads, and `closed`, read only by nats.js's own request subscriptions
+ * and by users. Nothing waits on them for a callback subscription the bus makes, where
+ * messages go straight to the callback and closing only resolves the deferreds, so it
+ * shares one settled deferred and one empty queue instead. This relies on nats-core
+ * internals and is skipped when their shape is not the expected one.
  */
-function shedDeferreds(sub: Subscription): void {
-  const fields = sub as unknown as SubscriptionDeferreds;
-  const expected = ['signal', 'iterClosed', 'closed'].every((name) => name in fields);
-  if (fields.noIterator !== true || !expected) return;
+function shedIteratorState(sub: Subscription): void {
+  const fields = sub as unknown as IteratorState;
+  const expected = ['signal', 'iterClosed', 'closed', 'yields'].every((name) => name in fields);
+  if (fields.noIterator !== true || !expected || !Array.isArray(fields.yields)) return;
+  if (fields.yields.length > 0) return;
   fields.signal = SETTLED_DEFERRED;
   fields.iterClosed = SETTLED_DEFERRED;
   fields.closed = SETTLED_DEFERRED;
+  fields.yields = NO_YIELDS;
 }
 
 /** A NATS subscription as the bus hands it out; a class, so it holds no closure of its own. */
 class NatsBusSubscription implements BusSubscription {
   readonly #sub: Subscription;
+  readonly #bySid: Map<number, NatsBusSubscription>;
 
   constructor(
-    readonly subject: string,
+    readonly handler: BusHandler,
     sub: Subscription,
+    bySid: Map<number, NatsBusSubscription>,
   ) {
     this.#sub = sub;
+    this.#bySid = bySid;
+  }
+
+  get subject(): string {
+    return this.#sub.getSubject();
   }
 
   unsubscribe(): void {
+    this.#bySid.delete(this.#sub.getID());
     this.#sub.unsubscribe();
   }
 }
@@ -141,6 +154,8 @@ export class NatsBus implements Bus {
   readonly #services = new Map<string, Promise<Service>>();
   readonly #listeners: Array<(status: BusStatus) => void> = [];
   readonly #inFlight = new Set<Promise<void>>();
+  /** The bus's subscriptions by NATS subscription id, for the one callback they share. */
+  readonly #bySid = new Map<number, NatsBusSubscription>();
 
   private constructor(nc: NatsConnection) {
     this.#nc = nc;
@@ -178,27 +193,27 @@ export class NatsBus implements Bus {
   }
 
   subscribe(subject: string, handler: BusHandler): BusSubscription {
-    const sub = this.#nc.subscribe(subject, { callback: this.#callbackFor(handler) });
-    shedDeferreds(sub);
-    return new NatsBusSubscription(subject, sub);
+    const sub = this.#nc.subscribe(subject, { callback: this.#dispatch });
+    shedIteratorState(sub);
+    const subscription = new NatsBusSubscription(handler, sub, this.#bySid);
+    this.#bySid.set(sub.getID(), subscription);
+    return subscription;
   }
 
   /**
-   * Returned rather than written as a property of an object literal: with tsx (esbuild
-   * `keepNames`) a function defined as a named property gets its `name` set at run time,
-   * which turns the function's own properties into a dictionary of about 250 bytes, paid
-   * once per subscription.
+   * The callback of every subscription, which finds its handler by the message's
+   * subscription id: a closure per subscription would cost some 100 bytes each.
    */
-  #callbackFor(handler: BusHandler): SubscriptionCallback {
-    return (error, msg) => {
-      if (error) return this.#emit({ type: 'error', error });
-      try {
-        handler(toBusMessage(msg));
-      } catch (cause) {
-        this.#emit({ type: 'handler_error', subject: msg.subject, error: cause });
-      }
-    };
-  }
+  readonly #dispatch = (error: Error | null, msg: Msg): void => {
+    if (error) return this.#emit({ type: 'error', error });
+    const subscription = this.#bySid.get(msg.sid);
+    if (!subscription) return;
+    try {
+      subscription.handler(toBusMessage(msg), subscription);
+    } catch (cause) {
+      this.#emit({ type: 'handler_error', subject: msg.subject, error: cause });
+    }
+  };
 
   async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
     try {

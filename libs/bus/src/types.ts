@@ -7,7 +7,11 @@ export interface BusMessage {
   readonly headers?: BusHeaders;
 }
 
-export type BusHandler = (message: BusMessage) => void;
+/**
+ * Receives the messages of one subscription. The subscription is passed along so that
+ * one handler can serve many subscriptions without a closure of its own for each.
+ */
+export type BusHandler = (message: BusMessage, subscription: BusSubscription) => void;
 
 /** A request handler; its resolved bytes are the reply. */
 export type RequestHandler = (message: BusMessage) => Promise<Uint8Array> | Uint8Array;

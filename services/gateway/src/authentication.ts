@@ -11,27 +11,14 @@ import {
 
 import { reply, type SessionContext, type Socket } from './context.ts';
 import { scheduleExpiry } from './expiry.ts';
+import { Interned } from './interned.ts';
 
 function sameIdentity(a: Principal, b: Principal): boolean {
   return a.tenant === b.tenant && a.userId === b.userId && a.appId === b.appId;
 }
 
-/** Principals shared by connections with the same credential; cleared when it grows large. */
-const principals = new Map<string, Principal>();
-const MAX_INTERNED_PRINCIPALS = 10_000;
-
-/**
- * One read-only principal object per distinct credential, so a thousand connections
- * of one key hold one principal rather than a thousand copies.
- */
-function internPrincipal(principal: Principal): Principal {
-  const key = JSON.stringify(principal);
-  const known = principals.get(key);
-  if (known) return known;
-  if (principals.size >= MAX_INTERNED_PRINCIPALS) principals.clear();
-  principals.set(key, principal);
-  return principal;
-}
+/** One read-only principal per distinct credential, shared by its connections. */
+const principals = new Interned<Principal>(10_000);
 
 export async function authenticate(
   ctx: SessionContext,
@@ -107,7 +94,7 @@ export async function authenticate(
       authErrorFrame('invalid_credentials', 'Credential has been revoked', requestId),
     );
   }
-  conn.principal = internPrincipal(principal);
+  conn.principal = principals.get(JSON.stringify(principal), principal);
   clearTimeout(conn.authTimer);
   conn.authTimer = undefined;
   ctx.logger.debug(

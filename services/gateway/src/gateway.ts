@@ -35,6 +35,7 @@ import { redactUrl, type Logger } from '@switchboard/telemetry';
 import { AddressRate } from './address-rate.ts';
 import { closeRevoked, closeSlowConsumers, reapSilent } from './housekeeping.ts';
 import { LeaseKeeper } from './leases.ts';
+import { MessageRate, type RateVerdict } from './message-rate.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
 import { newConnection, SETTLED, type Connection, type SocketData } from './connection.ts';
@@ -57,6 +58,8 @@ export interface GatewayOptions {
 function messageLimit(conn: Connection): number | null {
   return (conn.principal?.limits ?? UNAUTHENTICATED_LIMITS).messagesPerMinute;
 }
+
+const UNLIMITED: RateVerdict = { kind: 'ok' };
 
 /** Values of the `v` query parameter this gateway speaks; absent means the latest. */
 const SUPPORTED_VERSIONS = new Set(['1', 'v1']);
@@ -213,10 +216,11 @@ export class Gateway {
         conn.authTimer = setTimeout(() => {
           if (!conn.principal && !conn.closed) ws.end(code, reason);
         }, settings.AUTH_TIMEOUT_MS);
-        logger.debug(
-          { connId: conn.id, clientId: conn.clientId, remote: conn.remoteAddress },
-          'connection opened',
-        );
+        // The address is read back from the socket rather than kept on every connection.
+        if (logger.isLevelEnabled('debug')) {
+          const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
+          logger.debug({ connId: conn.id, clientId: conn.clientId, remote }, 'connection opened');
+        }
 
         const apiKey = conn.queryApiKey;
         conn.queryApiKey = undefined;
@@ -279,7 +283,6 @@ export class Gateway {
     }
 
     const conn = newConnection(
-      address,
       req.getQuery('client_id') || undefined,
       req.getQuery('api_key') || undefined,
     );
@@ -325,7 +328,7 @@ export class Gateway {
 
     const requestId = parsed.ok ? parsed.message.request_id : parsed.requestId;
     const limit = messageLimit(conn);
-    const verdict = conn.rate.check(limit);
+    const verdict = limit === null ? UNLIMITED : (conn.rate ??= new MessageRate()).check(limit);
     if (verdict.kind === 'close') {
       this.logger.info(
         { connId: conn.id, tenant: conn.principal?.tenant },
@@ -384,9 +387,9 @@ export class Gateway {
       forgetGrants(conn);
       conn.permissionChanges++;
       const ids: string[] = [];
-      for (const [id, held] of conn.subscriptions) {
+      for (const held of conn.subscriptions) {
         if (held.dependsOn && (resource === undefined || held.dependsOn.includes(resource)))
-          ids.push(id);
+          ids.push(held.id);
       }
       if (ids.length === 0) continue;
       affected++;

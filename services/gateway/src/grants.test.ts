@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { AuthorizeRequest, GrantReply, Principal } from '@switchboard/protocol';
 
-import { newConnection } from './connection.ts';
+import { holdSubscription, newConnection } from './connection.ts';
 import type { SessionContext } from './context.ts';
 import {
   cachedGrant,
@@ -13,6 +13,7 @@ import {
   settleTicket,
   type Ticket,
 } from './grants.ts';
+import type { Topic } from './topics.ts';
 
 const principal = { tenant: 'acme', userId: 'u' } as Principal;
 type SubscribeTicket = Extract<Ticket, { kind: 'subscribe' }>;
@@ -39,7 +40,7 @@ function context(requests: AuthorizeRequest[]): SessionContext {
 
 describe('grant batching', () => {
   it('asks once for a run of queued subscribes, stopping at an auth', async () => {
-    const conn = newConnection('127.0.0.1');
+    const conn = newConnection();
     const requests: AuthorizeRequest[] = [];
     const ctx = context(requests);
     const a = issueTicket(conn, sub('a')) as SubscribeTicket;
@@ -66,14 +67,16 @@ describe('grant batching', () => {
   });
 
   it('finds grants of held and recently ended subscriptions until they are forgotten', () => {
-    const conn = newConnection('127.0.0.1');
+    const conn = newConnection();
+    const t1 = { name: 't1' } as Topic;
     const topics = {
-      topics: { subjectOf: (t: string) => (t === 't1' ? 'sb.ev.acme.chat.messages.r' : undefined) },
+      topics: { subjectOf: (t: Topic) => (t === t1 ? 'sb.ev.acme.chat.messages.r' : '') },
     } as unknown as Pick<SessionContext, 'topics'>;
-    conn.subscriptions.set('sub_1', {
+    holdSubscription(conn, {
+      id: 'sub_1',
       channel: 'chat.messages',
       params: { room_id: 'r' },
-      topics: ['t1'],
+      topics: t1,
     });
     expect(
       cachedGrant(topics, conn, { channel: 'chat.messages', params: { room_id: 'r' } }),

@@ -8,7 +8,7 @@ import {
   type SubscribeItem,
 } from '@switchboard/protocol';
 
-import type { Connection } from './connection.ts';
+import { topicsOf, type Connection } from './connection.ts';
 import type { SessionContext } from './context.ts';
 
 /**
@@ -70,12 +70,12 @@ export function cachedGrant(
   conn: Connection,
   item: SubscribeItem,
 ): Grant | undefined {
-  for (const [subscriptionId, held] of conn.subscriptions) {
+  for (const held of conn.subscriptions) {
     if (held.channel === item.channel && sameParams(held.params, item.params))
       return {
         channel: held.channel,
-        subscriptionId,
-        subjects: held.topics.flatMap((topic) => ctx.topics.subjectOf(topic) ?? []),
+        subscriptionId: held.id,
+        subjects: topicsOf(held).map((topic) => ctx.topics.subjectOf(topic)),
         dependsOn: held.dependsOn && [...held.dependsOn],
       };
   }

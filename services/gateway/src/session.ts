@@ -20,7 +20,14 @@ import {
 } from '@switchboard/protocol';
 
 import { authenticate } from './authentication.ts';
-import type { Connection } from './connection.ts';
+import {
+  dropHeldSubscription,
+  heldSubscription,
+  holdSubscription,
+  packTopics,
+  topicsOf,
+  type Connection,
+} from './connection.ts';
 import {
   cachedGrant,
   forgetGrants,
@@ -36,6 +43,23 @@ import {
   type SessionContext,
   type Socket,
 } from './context.ts';
+import { Interned } from './interned.ts';
+import type { Topic } from './topics.ts';
+
+/** Channel names are a configured few: held subscriptions share one string per name. */
+const channelNames = new Interned<string>(10_000);
+
+/** Held by every subscription made without parameters. */
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * The parameters as a subscription keeps them. `JSON.parse` makes an object with room for
+ * exactly its properties, where the rest object they come from has room for four.
+ */
+function heldParams(params: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  const json = JSON.stringify(params);
+  return json === '{}' ? NO_PARAMS : (JSON.parse(json) as Record<string, string>);
+}
 
 /**
  * Pauses before a re-evaluation asks the authorizer again: right after a NATS reconnect the
@@ -95,7 +119,8 @@ export async function handleMessage(
       // A refreshed credential may carry other scopes or claims: check what the connection holds.
       if (before && conn.principal !== before && !conn.closed) {
         forgetGrants(conn);
-        await reevaluate(ctx, ws, [...conn.subscriptions.keys()], false);
+        const ids = conn.subscriptions.map((held) => held.id);
+        await reevaluate(ctx, ws, ids, false);
       }
       return;
     }
@@ -175,10 +200,10 @@ async function subscribe(
   const { grant } = result;
   if (!grantWithinTenant(ctx, conn, principal, grant))
     return replyUnavailable(ws, requestId, 'Authorization returned an invalid grant', channel);
-  const isNew = !conn.subscriptions.has(grant.subscriptionId);
+  const isNew = !heldSubscription(conn, grant.subscriptionId);
   if (isNew) {
     const limit = principal.limits.maxSubscriptionsPerConnection;
-    if (limit !== null && conn.subscriptions.size >= limit) {
+    if (limit !== null && conn.subscriptions.length >= limit) {
       const reason = `The ${principal.plan} plan allows ${limit} subscriptions per connection`;
       return reply(
         ws,
@@ -190,10 +215,11 @@ async function subscribe(
       );
     }
     const topics = grant.subjects.map((subject) => join(ctx, ws, subject, grant.subscriptionId));
-    conn.subscriptions.set(grant.subscriptionId, {
-      channel,
-      params,
-      topics,
+    holdSubscription(conn, {
+      id: grant.subscriptionId,
+      channel: channelNames.get(channel, channel),
+      params: heldParams(params),
+      topics: packTopics(topics),
       dependsOn: grant.dependsOn,
     });
     ctx.logger.debug(
@@ -228,21 +254,21 @@ function grantWithinTenant(
   return false;
 }
 
-function join(ctx: SessionContext, ws: Socket, subject: string, subscriptionId: string): string {
+function join(ctx: SessionContext, ws: Socket, subject: string, subscriptionId: string): Topic {
   const topic = ctx.topics.acquire(subject, subscriptionId);
-  ws.subscribe(topic);
+  ws.subscribe(topic.name);
   return topic;
 }
 
-function leave(ctx: SessionContext, ws: Socket, topic: string): void {
-  ws.unsubscribe(topic);
+function leave(ctx: SessionContext, ws: Socket, topic: Topic): void {
+  ws.unsubscribe(topic.name);
   ctx.topics.release(topic);
 }
 
 function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessage): void {
   const conn = ws.getUserData().conn;
   const { subscription_id: id, request_id: requestId } = message;
-  const held = conn.subscriptions.get(id);
+  const held = heldSubscription(conn, id);
   if (!held) {
     const details = { reason: `Unknown subscription_id: ${id}`, subscription_id: id };
     return reply(ws, errorFrame({ code: 'invalid_subscription', requestId, details }));
@@ -257,10 +283,10 @@ function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessag
 
 function dropSubscription(ctx: SessionContext, ws: Socket, id: string): void {
   const conn = ws.getUserData().conn;
-  const held = conn.subscriptions.get(id);
+  const held = heldSubscription(conn, id);
   if (!held) return;
-  conn.subscriptions.delete(id);
-  for (const topic of held.topics) leave(ctx, ws, topic);
+  dropHeldSubscription(conn, id);
+  for (const topic of topicsOf(held)) leave(ctx, ws, topic);
 }
 
 /**
@@ -278,13 +304,13 @@ export async function reevaluate(
 ): Promise<void> {
   const conn = ws.getUserData().conn;
   const principal = conn.principal;
-  const ids = subscriptionIds.filter((id) => conn.subscriptions.has(id));
+  const ids = subscriptionIds.filter((id) => heldSubscription(conn, id));
   if (!principal || ids.length === 0) return;
 
   let replies: GrantReply[];
   try {
     const items = ids.map((id) => {
-      const held = conn.subscriptions.get(id)!;
+      const held = heldSubscription(conn, id)!;
       return { channel: held.channel, params: held.params };
     });
     replies = [];
@@ -306,7 +332,7 @@ export async function reevaluate(
 
   const added: string[] = [];
   ids.forEach((id, i) => {
-    const held = conn.subscriptions.get(id);
+    const held = heldSubscription(conn, id);
     const result = replies[i];
     if (!held || !result) return;
     if (
@@ -315,15 +341,17 @@ export async function reevaluate(
       grantWithinTenant(ctx, conn, principal, result.grant)
     ) {
       const wanted = new Set(result.grant.subjects);
-      const subjectOf = (topic: string): string => ctx.topics.subjectOf(topic) ?? '';
-      const kept = held.topics.filter((topic) => wanted.has(subjectOf(topic)));
-      for (const topic of held.topics) if (!wanted.has(subjectOf(topic))) leave(ctx, ws, topic);
+      const subjectOf = (topic: Topic): string => ctx.topics.subjectOf(topic);
+      const topics = topicsOf(held);
+      const kept = topics.filter((topic) => wanted.has(subjectOf(topic)));
+      for (const topic of topics) if (!wanted.has(subjectOf(topic))) leave(ctx, ws, topic);
       const have = new Set(kept.map(subjectOf));
       const joining = result.grant.subjects.filter((subject) => !have.has(subject));
       added.push(...joining);
-      conn.subscriptions.set(id, {
+      const joined = joining.map((subject) => join(ctx, ws, subject, id));
+      holdSubscription(conn, {
         ...held,
-        topics: [...kept, ...joining.map((subject) => join(ctx, ws, subject, id))],
+        topics: packTopics(kept.concat(joined)),
         dependsOn: result.grant.dependsOn,
       });
       return;
@@ -371,7 +399,7 @@ export function releaseConnection(ctx: SessionContext, conn: Connection): void {
   clearTimeout(conn.expiryTimer);
   if (conn.lease) ctx.leases.release(conn.lease);
   conn.lease = undefined;
-  for (const held of conn.subscriptions.values())
-    for (const topic of held.topics) ctx.topics.release(topic);
-  conn.subscriptions.clear();
+  for (const held of conn.subscriptions)
+    for (const topic of topicsOf(held)) ctx.topics.release(topic);
+  conn.subscriptions = [];
 }

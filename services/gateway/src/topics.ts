@@ -4,28 +4,57 @@ import type { Bus, BusMessage, BusSubscription } from '@switchboard/bus';
 import { eventFrame, eventFramePrefix, isBusEvent } from '@switchboard/protocol';
 import { contextFromHeaders, SpanKind, tracer } from '@switchboard/telemetry';
 
-interface Topic {
-  /**
-   * The uWebSockets.js topic: a short name of our own, so uWebSockets.js stores it
-   * inline rather than in a separate allocation (it keeps a copy per topic).
-   */
-  readonly name: string;
-  readonly subscriptionId: string;
-  readonly subject: SubjectEntry;
+/**
+ * A topic sockets join: the events of one subject, framed for one subscription id. Made
+ * by `TopicRegistry.acquire` and handed back to its `release`; sockets join it by name.
+ */
+export class Topic {
   /** Built on the first event, so idle topics do not hold one. */
-  prefix: Buffer | undefined;
-  members: number;
+  prefix: Buffer | undefined = undefined;
+  members = 0;
+
+  constructor(
+    /**
+     * The uWebSockets.js topic: a short name of our own, so uWebSockets.js stores it
+     * inline rather than in a separate allocation (it keeps a copy per topic).
+     */
+    readonly name: string,
+    readonly subscriptionId: string,
+    readonly subject: SubjectEntry,
+  ) {}
 }
+
+/** The topics of a subject: most subjects feed one, kept without an array of its own. */
+type Topics = Topic | readonly Topic[];
 
 interface SubjectEntry {
   readonly subscription: BusSubscription;
   /** Set until the bus has registered the subscription; kept if that failed. */
   registered: Promise<void> | undefined;
   /**
-   * Topics fed by this subject, one per subscription id; most subjects have one. Replaced,
-   * never changed in place, so a socket closed during a delivery cannot make it skip one.
+   * Topics fed by this subject, one per subscription id. Replaced, never changed in
+   * place, so a socket closed during a delivery cannot make it skip one.
    */
-  topics: readonly Topic[];
+  topics: Topics;
+}
+
+function findTopic(topics: Topics, subscriptionId: string): Topic | undefined {
+  if (topics instanceof Topic) return topics.subscriptionId === subscriptionId ? topics : undefined;
+  return topics.find((topic) => topic.subscriptionId === subscriptionId);
+}
+
+function withTopic(topics: Topics, topic: Topic): Topics {
+  if (topics instanceof Topic) return [topics, topic];
+  return topics.length === 0 ? topic : topics.concat(topic);
+}
+
+function withoutTopic(topics: Topics, topic: Topic): Topics {
+  if (topics instanceof Topic) return topics === topic ? [] : topics;
+  const index = topics.indexOf(topic);
+  if (index < 0) return topics;
+  // `toSpliced` makes an exactly sized array, where `filter` leaves room for 16 more.
+  const rest = topics.toSpliced(index, 1);
+  return rest.length === 1 ? rest[0]! : rest;
 }
 
 export interface TopicStats {
@@ -42,7 +71,7 @@ export interface TopicStats {
  */
 export class TopicRegistry {
   readonly #subjects = new Map<string, SubjectEntry>();
-  readonly #topics = new Map<string, Topic>();
+  #topicCount = 0;
   #lastTopic = 0;
   #malformed = 0;
   /** The flush that will cover every subject subscribed since the last one went out. */
@@ -68,18 +97,17 @@ export class TopicRegistry {
     this.#published = 0;
   }
 
-  /** Counts one more member of the topic for (subject, subscription id); returns its name. */
-  acquire(subject: string, subscriptionId: string): string {
+  /** Counts one more member of the topic for (subject, subscription id). */
+  acquire(subject: string, subscriptionId: string): Topic {
     const entry = this.#subjects.get(subject) ?? this.#subscribe(subject);
-    let topic = entry.topics.find((known) => known.subscriptionId === subscriptionId);
+    let topic = findTopic(entry.topics, subscriptionId);
     if (!topic) {
-      const name = `t${(++this.#lastTopic).toString(36)}`;
-      topic = { name, subscriptionId, subject: entry, prefix: undefined, members: 0 };
-      entry.topics = entry.topics.concat(topic);
-      this.#topics.set(name, topic);
+      topic = new Topic(`t${(++this.#lastTopic).toString(36)}`, subscriptionId, entry);
+      entry.topics = withTopic(entry.topics, topic);
+      this.#topicCount++;
     }
     topic.members++;
-    return topic.name;
+    return topic;
   }
 
   /**
@@ -92,21 +120,20 @@ export class TopicRegistry {
   }
 
   /** Counts one member less; the bus subscription goes when its last member does. */
-  release(topicName: string): void {
-    const topic = this.#topics.get(topicName);
-    if (!topic || --topic.members > 0) return;
+  release(topic: Topic): void {
+    if (topic.members <= 0 || --topic.members > 0) return;
 
-    this.#topics.delete(topicName);
+    this.#topicCount--;
     const entry = topic.subject;
-    entry.topics = entry.topics.filter((other) => other !== topic);
-    if (entry.topics.length > 0) return;
+    entry.topics = withoutTopic(entry.topics, topic);
+    if (entry.topics instanceof Topic || entry.topics.length > 0) return;
     entry.subscription.unsubscribe();
     this.#subjects.delete(entry.subscription.subject);
   }
 
   /** The subject a topic of `acquire` listens on. */
-  subjectOf(topicName: string): string | undefined {
-    return this.#topics.get(topicName)?.subject.subscription.subject;
+  subjectOf(topic: Topic): string {
+    return topic.subject.subscription.subject;
   }
 
   /**
@@ -123,11 +150,11 @@ export class TopicRegistry {
   }
 
   stats(): TopicStats {
-    return { subjects: this.#subjects.size, topics: this.#topics.size, malformed: this.#malformed };
+    return { subjects: this.#subjects.size, topics: this.#topicCount, malformed: this.#malformed };
   }
 
   #subscribe(subject: string): SubjectEntry {
-    const subscription = this.bus.subscribe(subject, (message) => this.#deliver(entry, message));
+    const subscription = this.bus.subscribe(subject, this.#onMessage);
     const entry: SubjectEntry = { subscription, topics: [], registered: undefined };
     const registered = this.#flushSoon();
     entry.registered = registered;
@@ -140,7 +167,13 @@ export class TopicRegistry {
     return entry;
   }
 
-  #deliver({ topics }: SubjectEntry, message: BusMessage): void {
+  /** Shared by every subject, so a subject holds no closure of its own. */
+  readonly #onMessage = (message: BusMessage, subscription: BusSubscription): void => {
+    const entry = this.#subjects.get(subscription.subject);
+    if (entry?.subscription === subscription) this.#deliver(entry, message);
+  };
+
+  #deliver(entry: SubjectEntry, message: BusMessage): void {
     if (!isBusEvent(message.data)) {
       this.#malformed++;
       return this.onMalformed(message.subject);
@@ -153,16 +186,20 @@ export class TopicRegistry {
         )
       : undefined;
 
-    for (const topic of topics) {
-      topic.prefix ??= eventFramePrefix(topic.subscriptionId);
-      const frame = eventFrame(topic.prefix, message.data);
-      this.app.publish(topic.name, frame, false, false);
-      this.#published += frame.length;
-    }
+    const { topics } = entry;
+    if (topics instanceof Topic) this.#publish(topics, message.data);
+    else for (const topic of topics) this.#publish(topic, message.data);
     span?.end();
     if (this.#published > this.publishBudget) {
       this.#published = 0;
       this.onPublished();
     }
+  }
+
+  #publish(topic: Topic, data: Uint8Array): void {
+    topic.prefix ??= eventFramePrefix(topic.subscriptionId);
+    const frame = eventFrame(topic.prefix, data);
+    this.app.publish(topic.name, frame, false, false);
+    this.#published += frame.length;
   }
 }
