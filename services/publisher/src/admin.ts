@@ -45,11 +45,10 @@ const CreateKeyBody = Type.Object(
 );
 const checkCreate = Compile(CreateKeyBody);
 
-const changeValidator = Compile(
+/** The body of a permission change: the protocol's shape, nothing else. */
+const checkChange = Compile(
   Type.Object({ ...PermissionChange.properties }, { additionalProperties: false }),
 );
-const checkChange = (body: unknown): body is PermissionChange => changeValidator.Check(body);
-const checkChangeErrors = (body: unknown) => [...changeValidator.Errors(body)];
 
 const decoders = {
   ok: decoder(OkReply),
@@ -124,8 +123,8 @@ export class AdminApi {
    */
   permissionChange(credential: string | undefined, body: unknown): Promise<AdminOutcome> {
     return this.#asAdmin(credential, (admin) => {
-      if (!checkChange(body)) {
-        const [first] = checkChangeErrors(body);
+      if (!checkChange.Check(body)) {
+        const [first] = checkChange.Errors(body);
         return Promise.resolve(
           invalid(
             `Invalid permission change at ${first?.instancePath || '/'}: ${first?.message ?? 'invalid'}`,
