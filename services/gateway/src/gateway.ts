@@ -139,12 +139,7 @@ export class Gateway {
     followPermissionChanges(bus, logger, (tenant, change) =>
       this.#onPermissionChange(tenant, change),
     );
-    // Changes published while the gateway was cut off from NATS never arrive: check again.
-    // The pause lets the other services reconnect first, spread over a second per gateway.
-    bus.onStatus((status) => {
-      if (status.type !== 'reconnected') return;
-      setTimeout(() => this.recheckDelegated(), 500 + Math.random() * 1_000).unref();
-    });
+    this.recheckAfterReconnects(bus);
     const behavior = this.#behavior();
     this.app.ws('/v1', behavior).ws('/v1/', behavior);
     const upgradeRequired = (res: uWS.HttpResponse): void =>
@@ -369,14 +364,22 @@ export class Gateway {
   }
 
   /**
-   * Asks again about every subscription a delegate granted, as if everything had changed:
-   * for when permission changes may have been missed (the bus that carries them was
-   * disconnected). Returns how many connections it queued a check on.
+   * Permission changes published while `changes` (the bus they arrive on) was disconnected
+   * never arrive, so after each reconnect every subscription a delegate granted is asked
+   * about again, as if everything had changed. The pause (0.5–1.5 s, spread per gateway)
+   * lets the authorizer and the domain services reconnect first.
    */
-  recheckDelegated(): number {
-    const affected = this.#recheck(() => true, undefined);
-    this.logger.info({ connections: affected }, 'delegated subscriptions checked again');
-    return affected;
+  recheckAfterReconnects(changes: Bus): void {
+    changes.onStatus((status) => {
+      if (status.type !== 'reconnected') return;
+      setTimeout(
+        () => {
+          const affected = this.#recheck(() => true, undefined);
+          this.logger.info({ connections: affected }, 'delegated subscriptions checked again');
+        },
+        500 + Math.random() * 1_000,
+      ).unref();
+    });
   }
 
   #recheck(concerns: (principal: Principal) => boolean, resource: string | undefined): number {

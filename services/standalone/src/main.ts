@@ -84,12 +84,8 @@ runMain(logger, async () => {
   });
 
   const gateway = new Gateway(bus, settings, createLogger('gateway', level), { revocations });
-  // Permission changes published while the NATS connection was down never arrive: check again.
-  // The pause gives domain services time to reconnect too.
-  domainBus?.onStatus((status) => {
-    if (status.type !== 'reconnected') return;
-    setTimeout(() => gateway.recheckDelegated(), 500 + Math.random() * 1_000).unref();
-  });
+  // Permission changes come in over AUTHZ_NATS_URL: re-check when that connection comes back.
+  if (domainBus) gateway.recheckAfterReconnects(domainBus);
   const http = { maxBodyBytes: settings.MAX_BODY_BYTES, logger: publisherLogger };
   mountPublishApi(gateway.app, publisher, http);
   mountAdminApi(
