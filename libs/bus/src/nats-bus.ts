@@ -251,6 +251,9 @@ export class NatsBus implements Bus {
         this.#inFlight.add(running);
       },
     });
+    // Resolve only once the server has the endpoint's subscription, so a request sent right
+    // after `serve` (from this or any other connection) reaches it.
+    await this.#nc.flush();
   }
 
   /**

@@ -54,6 +54,7 @@ export interface Bus {
   publish(subject: string, data: Uint8Array, headers?: BusHeaders): void;
   subscribe(subject: string, handler: BusHandler): BusSubscription;
   request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage>;
+  /** Resolves once the endpoint receives requests (with NATS: the server has its subscription). */
   serve(endpoint: EndpointSpec, handler: RequestHandler): Promise<void>;
   /** Resolves once the server has processed everything sent before (e.g. new subscriptions). */
   flush(): Promise<void>;
