@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { BusNoRespondersError, BusTimeoutError, NatsBus, type BusMessage } from '@switchboard/bus';
+import {
+  BusClosedError,
+  BusNoRespondersError,
+  BusTimeoutError,
+  NatsBus,
+  type BusMessage,
+} from '@switchboard/bus';
 
 import { startNats, type NatsServer } from '../harness/nats.ts';
 
@@ -79,5 +85,65 @@ describe('NatsBus against a real nats-server', () => {
     await expect(
       a.request('t.svc.slow', Buffer.from(''), { timeoutMs: 100 }),
     ).rejects.toBeInstanceOf(BusTimeoutError);
+  });
+
+  it('matches each of many concurrent replies to its own request, headers included', async () => {
+    await b.serve({ service: 'double', name: 'double', subject: 't.svc.double' }, (m) =>
+      Buffer.from(`${Number(text(m)) * 2}:${m.headers?.['x-tag'] ?? ''}`),
+    );
+    const replies = await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        a.request('t.svc.double', Buffer.from(String(i)), {
+          timeoutMs: 5000,
+          headers: { 'x-tag': `t${i}` },
+        }),
+      ),
+    );
+    expect(replies.map(text)).toEqual(Array.from({ length: 500 }, (_, i) => `${i * 2}:t${i}`));
+  });
+
+  it('answers requests again after the server restarts, and fails pending ones once closed', async () => {
+    const own = await startNats();
+    const client = await NatsBus.connect({ servers: own.url, name: 'test-restart-client' });
+    const server = await NatsBus.connect({ servers: own.url, name: 'test-restart-server' });
+    try {
+      await server.serve({ service: 'ping', name: 'ping', subject: 't.svc.ping' }, () =>
+        Buffer.from('pong'),
+      );
+      const first = await client.request('t.svc.ping', Buffer.from(''), { timeoutMs: 2000 });
+      expect(text(first)).toBe('pong');
+
+      const reconnected = new Promise<void>((resolve) =>
+        client.onStatus((s) => s.type === 'reconnected' && resolve()),
+      );
+      await own.restart!();
+      await reconnected;
+      // The reply inbox is subscribed again; retry until the service is back as well.
+      let answer: string | undefined;
+      for (let i = 0; i < 50 && answer === undefined; i++) {
+        try {
+          answer = text(await client.request('t.svc.ping', Buffer.from(''), { timeoutMs: 500 }));
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      expect(answer).toBe('pong');
+
+      await server.serve(
+        { service: 'hang', name: 'hang', subject: 't.svc.hang' },
+        () => new Promise(() => {}),
+      );
+      const pending = client.request('t.svc.hang', Buffer.from(''), { timeoutMs: 30_000 });
+      await new Promise((r) => setTimeout(r, 100));
+      await client.drain();
+      await expect(pending).rejects.toBeInstanceOf(BusClosedError);
+      await expect(
+        client.request('t.svc.ping', Buffer.from(''), { timeoutMs: 500 }),
+      ).rejects.toBeInstanceOf(BusClosedError);
+    } finally {
+      await client.drain();
+      await server.drain();
+      await own.stop();
+    }
   });
 });

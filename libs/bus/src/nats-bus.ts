@@ -4,8 +4,7 @@ import {
   connect,
   credsAuthenticator,
   headers as natsHeaders,
-  RequestError,
-  TimeoutError,
+  PermissionViolationError,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
@@ -13,7 +12,7 @@ import {
 } from '@nats-io/transport-node';
 import { Svcm, type Service } from '@nats-io/services';
 
-import { BusClosedError, BusNoRespondersError, BusTimeoutError } from './errors.ts';
+import { NatsRequests } from './nats-requests.ts';
 import type {
   Bus,
   BusHandler,
@@ -69,17 +68,6 @@ function toBusMessage(msg: IncomingMsg): BusMessage {
     data: msg.data,
     headers: msg.headers && fromNatsHeaders(msg.headers),
   };
-}
-
-/** True when `error` or an error in its `cause` chain is a `type`. */
-function hasCause(error: unknown, type: new (...args: never[]) => Error): boolean {
-  let current: unknown = error;
-  while (current instanceof Error) {
-    const next: unknown = current.cause;
-    if (current instanceof type) return true;
-    current = next;
-  }
-  return false;
 }
 
 /** The parts of a nats-core 3.x subscription that a callback subscription never uses. */
@@ -156,9 +144,11 @@ export class NatsBus implements Bus {
   readonly #inFlight = new Set<Promise<void>>();
   /** The bus's subscriptions by NATS subscription id, for the one callback they share. */
   readonly #bySid = new Map<number, NatsBusSubscription>();
+  readonly #requests: NatsRequests;
 
   private constructor(nc: NatsConnection) {
     this.#nc = nc;
+    this.#requests = new NatsRequests(nc);
     void this.#watchStatus();
   }
 
@@ -169,8 +159,8 @@ export class NatsBus implements Bus {
       timeout: options.connectTimeoutMs ?? 5_000,
       maxReconnectAttempts: -1,
       waitOnFirstConnect: false,
-      // Otherwise every request allocates two errors with stack traces up front, in case it
-      // fails: a quarter of a gateway's CPU in a connect storm. Failures still get an error.
+      // Otherwise every nats.js request (JetStream and KV calls; the bus has its own, see
+      // NatsRequests) allocates two errors with stack traces up front, in case it fails.
       noAsyncTraces: true,
       authenticator: options.credsFile
         ? credsAuthenticator(new Uint8Array(readFileSync(options.credsFile)))
@@ -216,20 +206,13 @@ export class NatsBus implements Bus {
   };
 
   async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
-    try {
-      const msg = await this.#nc.request(subject, data, {
-        timeout: options.timeoutMs,
-        headers: toNatsHeaders(options.headers),
-      });
-      return toBusMessage(msg);
-    } catch (error) {
-      if (error instanceof RequestError && error.isNoResponders()) {
-        throw new BusNoRespondersError(subject, { cause: error });
-      }
-      if (hasCause(error, TimeoutError)) throw new BusTimeoutError(subject, { cause: error });
-      if (this.#nc.isClosed() || this.#nc.isDraining()) throw new BusClosedError({ cause: error });
-      throw error;
-    }
+    const msg = await this.#requests.request(
+      subject,
+      data,
+      options.timeoutMs,
+      toNatsHeaders(options.headers),
+    );
+    return toBusMessage(msg);
   }
 
   async serve(endpoint: EndpointSpec, handler: RequestHandler): Promise<void> {
@@ -304,7 +287,11 @@ export class NatsBus implements Bus {
     for await (const status of this.#nc.status()) {
       if (status.type === 'disconnect') this.#emit({ type: 'disconnected' });
       else if (status.type === 'reconnect') this.#emit({ type: 'reconnected' });
-      else if (status.type === 'error') this.#emit({ type: 'error', error: status.error });
+      else if (status.type === 'error') {
+        if (status.error instanceof PermissionViolationError)
+          this.#requests.onPermissionError(status.error);
+        this.#emit({ type: 'error', error: status.error });
+      }
     }
   }
 }

@@ -24,8 +24,8 @@ interface Accepted {
 /**
  * Remembers the principal of each accepted API key for `ttlMs`, by the key's hash, so a
  * busy caller asks auth once per key and period rather than once per request. A hit is
- * checked against the revocation store first: a revoked or expired key goes back to auth,
- * which refuses it. Tokens and refusals are never cached. Callers asking about the same
+ * dropped when it expires, and the cache is emptied by every revocation, so a revoked or
+ * expired key goes back to auth, which refuses it. Tokens and refusals are never cached. Callers asking about the same
  * key while auth answers share that one request. After an auth replica stops gracefully
  * every key is asked about again (see `followAuthStops`); after a crash of every replica,
  * keys seen within `ttlMs` keep working until their period ends.
@@ -76,11 +76,14 @@ export class CachingAuthClient implements CredentialVerifier {
     return this.#ask(hash, request);
   }
 
+  /**
+   * No revocation check here: an entry was not revoked when remembered, and every
+   * revocation since then, from any process, has emptied the cache (`onRevoked`).
+   */
   #stillValid({ reply, until }: Accepted): boolean {
     const now = this.#now();
     const { expiresAt } = reply.principal;
-    if (until <= now || (expiresAt !== undefined && expiresAt <= now)) return false;
-    return !isRevoked(this.revocations, reply.principal);
+    return until > now && (expiresAt === undefined || expiresAt > now);
   }
 
   #ask(hash: string, request: AuthRequest): Promise<AuthReply> {

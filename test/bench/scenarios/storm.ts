@@ -1,10 +1,19 @@
 import type { BenchContext } from '../lib/context.ts';
 import type { ReadyReport } from '../lib/loadgen.ts';
+import { startCpuWindow } from '../lib/procfs.ts';
 import { connectSubscribers } from '../lib/subscribers.ts';
 import type { SystemUnderTest } from '../systems/types.ts';
 import { invalid, type Outcome, type Scenario } from './types.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Handshakes in flight in the unthrottled wave: fewer than the servers' listen backlog
+ * (511 for Node, 512 for uWebSockets.js). With more, the kernel drops the SYNs that find
+ * the accept queue full and the clients retry after a second, so the wave would measure
+ * the SYN retransmission timer, the same for every server, instead of the servers.
+ */
+const UNTHROTTLED_IN_FLIGHT = 500;
 
 /** One wave of connections, as the results file records it. */
 interface WaveSummary {
@@ -14,9 +23,18 @@ interface WaveSummary {
   readonly failures: Record<string, number>;
   readonly acceptedPerS: number;
   readonly connectToSubscribedUs: ReadyReport['connect_us'];
+  /** The server's CPU seconds per accepted connection, in µs (its whole process). */
+  readonly serverCpuUsPerConn: number;
+  /** Busy share of the load core, where the generator (and Switchboard's other services) run. */
+  readonly loadCoreBusy: number | undefined;
 }
 
-function summary(rate: number | 'unthrottled', r: ReadyReport): WaveSummary {
+function summary(
+  rate: number | 'unthrottled',
+  r: ReadyReport,
+  serverCpuS: number,
+  loadCoreBusy: number | undefined,
+): WaveSummary {
   return {
     rate,
     subscribed: r.subscribed,
@@ -24,6 +42,8 @@ function summary(rate: number | 'unthrottled', r: ReadyReport): WaveSummary {
     failures: r.failures,
     acceptedPerS: Math.round(r.rate),
     connectToSubscribedUs: r.connect_us,
+    serverCpuUsPerConn: r.subscribed > 0 ? Math.round((serverCpuS * 1e6) / r.subscribed) : 0,
+    loadCoreBusy: loadCoreBusy === undefined ? undefined : Math.round(loadCoreBusy * 100) / 100,
   };
 }
 
@@ -43,6 +63,7 @@ export const storm: Scenario = {
     let last: ReadyReport | undefined;
     try {
       for (const rate of [...ctx.sizes.stormRates, 0]) {
+        const endCpu = startCpuWindow({ server: handle.server.pid });
         const { gen, ready } = await connectSubscribers(
           ctx,
           handle,
@@ -51,14 +72,22 @@ export const storm: Scenario = {
             probes: 0,
             rooms: ['r1'],
             connectRate: rate || undefined,
-            maxPending: rate ? 100_000 : 1000,
+            maxPending: rate ? 100_000 : UNTHROTTLED_IN_FLIGHT,
           },
           true,
         );
+        const cpu = endCpu();
         await gen.quit();
-        runs.push(summary(rate || 'unthrottled', ready));
+        const loadCore = ctx.cpus.load?.split(/[,-]/)[0];
+        const wave = summary(
+          rate || 'unthrottled',
+          ready,
+          cpu.seconds.server ?? 0,
+          loadCore === undefined ? undefined : cpu.coreBusy[`cpu${loadCore}`],
+        );
+        runs.push(wave);
         ctx.progress(
-          `  ${rate || 'unthrottled'}: ${Math.round(ready.rate)} conn/s, p99 ${ready.connect_us.p99} µs, ${ready.failed} failed`,
+          `  ${rate || 'unthrottled'}: ${Math.round(ready.rate)} conn/s, p99 ${ready.connect_us.p99} µs, ${ready.failed} failed, server ${wave.serverCpuUsPerConn} µs CPU/conn`,
         );
         last = ready;
         // Let the server finish closing the previous wave before the next one.
@@ -86,7 +115,7 @@ export const storm: Scenario = {
         'connect failures (unthrottled)': last?.failed ?? 0,
       },
       notes: [
-        `${n} clients per wave, one subscription each, at most 1000 handshakes in flight when unthrottled`,
+        `${n} clients per wave, one subscription each, at most ${UNTHROTTLED_IN_FLIGHT} handshakes in flight when unthrottled; server CPU per connection (unthrottled) ${last.subscribed > 0 ? runs[runs.length - 1]!.serverCpuUsPerConn : 0} µs`,
         ...fixed.map(
           (r) =>
             `at ${r.rate}/s: ${r.acceptedPerS} conn/s, p99 ${Math.round(r.connectToSubscribedUs.p99 / 100) / 10} ms, ${r.failed} failed`,
