@@ -49,6 +49,7 @@ async function main(): Promise<number> {
     natsMonitor: options.portBase + 1,
     server: options.portBase + 2,
     publisher: options.portBase + 3,
+    ingressPublisher: options.portBase + 4,
   };
   await requireFreePorts(ports);
   const cpus = planCpus(warnings);
@@ -74,6 +75,7 @@ async function main(): Promise<number> {
     sizes,
     serverPort: ports.server,
     publisherPort: ports.publisher,
+    ingressPublisherPort: ports.ingressPublisher,
     artefactDir: mkdtempSync(join(tmpdir(), 'switchboard-bench-')),
     cpuProfile: options.cpuProfile,
     profileServices: options.profileServices,

@@ -17,6 +17,8 @@ export interface BenchContext {
   readonly serverPort: number;
   /** Port of Switchboard's HTTP publisher. */
   readonly publisherPort: number;
+  /** Port of the publisher the ingress scenario starts on the server core. */
+  readonly ingressPublisherPort: number;
   /** Directory for CPU profiles and other artefacts of this run. */
   readonly artefactDir: string;
   readonly cpuProfile: boolean;

@@ -153,6 +153,29 @@ export class SwitchboardSystem implements SystemUnderTest {
     };
   }
 
+  /**
+   * A publisher service of its own on the server core, for the ingress scenario, where
+   * the publisher is the server under test. It joins the running one's queue group for
+   * NATS requests, which the ingress scenario does not send.
+   */
+  async startIngressPublisher(ctx: BenchContext): Promise<RunningProcess> {
+    await this.#startSupport(ctx);
+    const port = ctx.ingressPublisherPort;
+    return startProcess({
+      name: 'ingress-publisher',
+      command: process.execPath,
+      args: [
+        ...cpuProfileFlags(ctx, 'ingress-publisher'),
+        '--import',
+        'tsx',
+        join(REPO_ROOT, ENTRY.publisher),
+      ],
+      env: { NATS_URL: ctx.nats.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+      cpus: ctx.cpus.server,
+      readyUrl: `http://127.0.0.1:${port}/readyz`,
+    });
+  }
+
   /** Auth, channel-authorizer and publisher, by name, once started. */
   supportPids(): Record<string, number> {
     return Object.fromEntries(this.#support.map((p) => [p.name, p.pid]));
