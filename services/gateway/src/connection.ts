@@ -34,40 +34,80 @@ export function packTopics(topics: readonly Topic[]): Topic | readonly Topic[] {
   return topics.length === 1 ? topics[0]! : topics;
 }
 
-/** Per-socket state, reached through the socket's typed user data. */
-export interface Connection {
-  readonly id: string;
-  readonly clientId?: string;
+/** The queue of an idle connection; shared, so idle connections hold no promise of their own. */
+export const SETTLED: Promise<void> = Promise.resolve();
+
+export const NO_SUBSCRIPTIONS: readonly HeldSubscription[] = Object.freeze([]);
+
+/**
+ * Connection ids are this process's random prefix and a counter, so a connection keeps a
+ * small integer rather than a string of its own (40 bytes). Six random base64url
+ * characters and six base-36 digits make the 12 characters docs/protocol.md promises,
+ * for the first 2 billion connections of a process; the prefix keeps them apart from
+ * those of other gateways and of this one's earlier lives.
+ */
+const ID_PREFIX = `conn_${randomBytes(6).toString('base64url').slice(0, 6)}`;
+let lastSerial = 0;
+
+/**
+ * Milliseconds since the process started, for `lastSeen`: a small integer, where
+ * `Date.now()` is too large for one and costs a 16-byte number per connection (after
+ * about 24 days of uptime it costs that again). Monotonic, unlike `Date.now()`.
+ */
+export function clockMs(): number {
+  return Math.floor(performance.now());
+}
+
+/**
+ * Per-socket state, reached through the socket's typed user data. Every field is set in
+ * the constructor, so all connections share one hidden class and keep their fields
+ * in-object (no per-connection property backing store).
+ */
+export class Connection {
+  readonly #serial = ++lastSerial;
   /** The `api_key` query parameter, consumed on open. */
-  queryApiKey?: string;
-  principal?: Principal;
+  queryApiKey: string | undefined;
+  principal: Principal | undefined = undefined;
   /** Set while the connection counts against its account's connection limit. */
-  lease?: ConnectionLease;
-  authFailures: number;
-  authTimer?: NodeJS.Timeout;
+  lease: ConnectionLease | undefined = undefined;
+  authFailures = 0;
+  authTimer: NodeJS.Timeout | undefined = undefined;
   /** Warns of, then enforces, the expiry of the credential. */
-  expiryTimer?: NodeJS.Timeout;
+  expiryTimer: NodeJS.Timeout | undefined = undefined;
   /**
    * The subscriptions held, in the order they were made. Replaced, never changed in place,
    * by exactly sized arrays: most connections hold a few, and a `Map` would cost several
    * times as much (see `holdSubscription`).
    */
-  subscriptions: readonly HeldSubscription[];
+  subscriptions: readonly HeldSubscription[] = NO_SUBSCRIPTIONS;
   /** Subscribe and auth messages queued but not yet handled, for batching grants. */
-  upcoming?: Ticket[];
+  upcoming: Ticket[] | undefined = undefined;
   /** Grants of subscriptions the client ended, for subscribing again without a round trip. */
-  recentGrants?: Map<string, Grant>;
+  recentGrants: Map<string, Grant> | undefined = undefined;
   /** Counts permission changes that concerned this connection, to spot answers they overtook. */
-  permissionChanges: number;
-  lastSeen: number;
+  permissionChanges = 0;
+  /** When the last frame or pong came, by `clockMs()`. */
+  lastSeen = clockMs();
   /** Set by each server ping; the pong that answers it does not count against the rate. */
-  awaitingPong: boolean;
+  awaitingPong = false;
   /** Made on the first message that counts against a limit; unlimited plans need none. */
-  rate?: MessageRate;
-  closed: boolean;
+  rate: MessageRate | undefined = undefined;
+  closed = false;
   /** Messages of one connection are handled one after another, in arrival order. */
-  queue: Promise<void>;
-  queued: number;
+  queue: Promise<void> = SETTLED;
+  queued = 0;
+
+  constructor(
+    readonly clientId: string | undefined,
+    queryApiKey: string | undefined,
+  ) {
+    this.queryApiKey = queryApiKey;
+  }
+
+  /** Made when asked for: ids go into the auth reply, leases and logs only. */
+  get id(): string {
+    return `${ID_PREFIX}${this.#serial.toString(36).padStart(6, '0')}`;
+  }
 }
 
 /**
@@ -78,36 +118,6 @@ export interface Connection {
  */
 export interface SocketData {
   readonly conn: Connection;
-}
-
-/** The queue of an idle connection; shared, so idle connections hold no promise of their own. */
-export const SETTLED: Promise<void> = Promise.resolve();
-
-const NO_SUBSCRIPTIONS: readonly HeldSubscription[] = Object.freeze([]);
-
-export function newConnection(clientId?: string, queryApiKey?: string): Connection {
-  // Every field is present from the start, so all connections share one hidden class
-  // and keep their properties in-object (no per-connection property backing store).
-  return {
-    id: `conn_${randomBytes(9).toString('base64url')}`,
-    clientId,
-    queryApiKey,
-    principal: undefined,
-    lease: undefined,
-    authFailures: 0,
-    authTimer: undefined,
-    expiryTimer: undefined,
-    subscriptions: NO_SUBSCRIPTIONS,
-    upcoming: undefined,
-    recentGrants: undefined,
-    permissionChanges: 0,
-    lastSeen: Date.now(),
-    awaitingPong: false,
-    rate: undefined,
-    closed: false,
-    queue: SETTLED,
-    queued: 0,
-  };
 }
 
 export function heldSubscription(conn: Connection, id: string): HeldSubscription | undefined {

@@ -38,7 +38,7 @@ import { LeaseKeeper } from './leases.ts';
 import { MessageRate, type RateVerdict } from './message-rate.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
-import { newConnection, SETTLED, type Connection, type SocketData } from './connection.ts';
+import { clockMs, Connection, SETTLED, type SocketData } from './connection.ts';
 import { authenticate } from './authentication.ts';
 import { reply, type SessionContext } from './context.ts';
 import { forgetGrants, issueTicket } from './grants.ts';
@@ -228,7 +228,7 @@ export class Gateway {
       message: (ws, message, isBinary) => this.#onMessage(ws, message, isBinary),
 
       pong: (ws) => {
-        ws.getUserData().conn.lastSeen = Date.now();
+        ws.getUserData().conn.lastSeen = clockMs();
       },
 
       close: (ws, code) => {
@@ -277,7 +277,7 @@ export class Gateway {
       );
     }
 
-    const conn = newConnection(
+    const conn = new Connection(
       req.getQuery('client_id') || undefined,
       req.getQuery('api_key') || undefined,
     );
@@ -305,7 +305,7 @@ export class Gateway {
    */
   #onMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
     const conn = ws.getUserData().conn;
-    conn.lastSeen = Date.now();
+    conn.lastSeen = clockMs();
     if (message.byteLength > this.settings.MAX_MESSAGE_BYTES) {
       const { code, reason } = CloseCodes.messageTooBig;
       return ws.end(code, reason);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { AuthorizeRequest, GrantReply, Principal } from '@switchboard/protocol';
 
-import { holdSubscription, newConnection } from './connection.ts';
+import { Connection, holdSubscription } from './connection.ts';
 import type { SessionContext } from './context.ts';
 import {
   cachedGrant,
@@ -40,7 +40,7 @@ function context(requests: AuthorizeRequest[]): SessionContext {
 
 describe('grant batching', () => {
   it('asks once for a run of queued subscribes, stopping at an auth', async () => {
-    const conn = newConnection();
+    const conn = new Connection(undefined, undefined);
     const requests: AuthorizeRequest[] = [];
     const ctx = context(requests);
     const a = issueTicket(conn, sub('a')) as SubscribeTicket;
@@ -67,7 +67,7 @@ describe('grant batching', () => {
   });
 
   it('finds grants of held and recently ended subscriptions until they are forgotten', () => {
-    const conn = newConnection();
+    const conn = new Connection(undefined, undefined);
     const t1 = { name: 't1' } as Topic;
     const topics = {
       topics: { subjectOf: (t: Topic) => (t === t1 ? 'sb.ev.acme.chat.messages.r' : '') },
