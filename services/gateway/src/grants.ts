@@ -8,7 +8,7 @@ import {
   type SubscribeItem,
 } from '@switchboard/protocol';
 
-import { topicsOf, type Connection } from './connection.ts';
+import { sameParams, topicsOf, type Connection } from './connection.ts';
 import type { SessionContext } from './context.ts';
 
 /**
@@ -54,11 +54,6 @@ export function settleTicket(conn: Connection, ticket: Ticket): void {
 
 export function grantKey(item: SubscribeItem): string {
   return `${item.channel}\u0000${JSON.stringify(item.params)}`;
-}
-
-function sameParams(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 /**
