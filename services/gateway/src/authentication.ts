@@ -95,8 +95,9 @@ export async function authenticate(
     );
   }
   conn.principal = principals.get(JSON.stringify(principal), principal);
-  clearTimeout(conn.authTimer);
-  conn.authTimer = undefined;
+  const data = ws.getUserData();
+  clearTimeout(data.authTimer);
+  data.authTimer = undefined;
   ctx.logger.debug(
     {
       connId: conn.id,

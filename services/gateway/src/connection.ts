@@ -102,13 +102,10 @@ export function clockMs(): number {
  */
 export class Connection {
   readonly #serial = ++lastSerial;
-  /** The `api_key` query parameter, consumed on open. */
-  queryApiKey: string | undefined;
   principal: Principal | undefined = undefined;
   /** Set while the connection counts against its account's connection limit. */
   lease: ConnectionLease | undefined = undefined;
   authFailures = 0;
-  authTimer: NodeJS.Timeout | undefined = undefined;
   /** Warns of, then enforces, the expiry of the credential. */
   expiryTimer: NodeJS.Timeout | undefined = undefined;
   /**
@@ -134,12 +131,7 @@ export class Connection {
   queue: Promise<void> = SETTLED;
   queued = 0;
 
-  constructor(
-    readonly clientId: string | undefined,
-    queryApiKey: string | undefined,
-  ) {
-    this.queryApiKey = queryApiKey;
-  }
+  constructor(readonly clientId: string | undefined) {}
 
   /** Made when asked for: ids go into the auth reply, leases and logs only. */
   get id(): string {
@@ -151,10 +143,18 @@ export class Connection {
  * What uWebSockets.js keeps as the socket's user data. It copies the own properties of
  * the object given to `upgrade` onto the socket object one by one, and past about 15 of
  * them V8 keeps that object's properties in a dictionary (some 800 bytes per socket). A
- * single property pointing at the connection stays small however many fields it has.
+ * property pointing at the connection stays small however many fields it has.
+ *
+ * The socket object has no room of its own for properties: V8 gives it a backing store
+ * with room for three (40 bytes) on the first. The state of the socket's first moments
+ * takes the other two, which would otherwise cost a field of every connection each.
  */
 export interface SocketData {
   readonly conn: Connection;
+  /** The `api_key` query parameter, consumed on open. */
+  queryApiKey: string | undefined;
+  /** Closes the socket if it has not authenticated in time; cleared by authentication. */
+  authTimer: NodeJS.Timeout | undefined;
 }
 
 export function heldSubscription(conn: Connection, id: string): HeldSubscription | undefined {

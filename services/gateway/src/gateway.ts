@@ -205,10 +205,11 @@ export class Gateway {
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
 
       open: (ws) => {
-        const conn = ws.getUserData().conn;
+        const data = ws.getUserData();
+        const { conn } = data;
         this.#connections.add(ws);
         const { code, reason } = CloseCodes.authenticationTimeout;
-        conn.authTimer = setTimeout(() => {
+        data.authTimer = setTimeout(() => {
           if (!conn.principal && !conn.closed) ws.end(code, reason);
         }, settings.AUTH_TIMEOUT_MS);
         // The address is read back from the socket rather than kept on every connection.
@@ -217,8 +218,8 @@ export class Gateway {
           logger.debug({ connId: conn.id, clientId: conn.clientId, remote }, 'connection opened');
         }
 
-        const apiKey = conn.queryApiKey;
-        conn.queryApiKey = undefined;
+        const apiKey = data.queryApiKey;
+        data.queryApiKey = undefined;
         if (apiKey)
           this.#enqueue(ws, undefined, () =>
             authenticate(this.#session, ws, { type: 'auth', api_key: apiKey }),
@@ -232,9 +233,12 @@ export class Gateway {
       },
 
       close: (ws, code) => {
-        const conn = ws.getUserData().conn;
+        const data = ws.getUserData();
+        const { conn } = data;
         conn.closed = true;
         this.#connections.delete(ws);
+        clearTimeout(data.authTimer);
+        data.authTimer = undefined;
         releaseConnection(this.#session, conn);
         logger.debug(
           { connId: conn.id, tenant: conn.principal?.tenant, code },
@@ -277,12 +281,13 @@ export class Gateway {
       );
     }
 
-    const conn = new Connection(
-      req.getQuery('client_id') || undefined,
-      req.getQuery('api_key') || undefined,
-    );
+    const data: SocketData = {
+      conn: new Connection(req.getQuery('client_id') || undefined),
+      queryApiKey: req.getQuery('api_key') || undefined,
+      authTimer: undefined,
+    };
     res.upgrade<SocketData>(
-      { conn },
+      data,
       req.getHeader('sec-websocket-key'),
       req.getHeader('sec-websocket-protocol'),
       req.getHeader('sec-websocket-extensions'),
