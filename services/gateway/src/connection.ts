@@ -131,12 +131,17 @@ export class Connection {
   queue: Promise<void> = SETTLED;
   queued = 0;
 
-  constructor(readonly clientId: string | undefined) {}
-
   /** Made when asked for: ids go into the auth reply, leases and logs only. */
   get id(): string {
     return `${ID_PREFIX}${this.#serial.toString(36).padStart(6, '0')}`;
   }
+}
+
+/** The query parameters of an upgrade request that the socket's `open` uses. */
+export interface UpgradeQuery {
+  readonly apiKey: string | undefined;
+  /** A label for the debug log of the opening only (see docs/protocol.md). */
+  readonly clientId: string | undefined;
 }
 
 /**
@@ -151,8 +156,8 @@ export class Connection {
  */
 export interface SocketData {
   readonly conn: Connection;
-  /** The `api_key` query parameter, consumed on open. */
-  queryApiKey: string | undefined;
+  /** What open needs of the upgrade request's query; consumed there. */
+  query: UpgradeQuery | undefined;
   /** Closes the socket if it has not authenticated in time; cleared by authentication. */
   authTimer: NodeJS.Timeout | undefined;
 }

@@ -215,11 +215,12 @@ export class Gateway {
         // The address is read back from the socket rather than kept on every connection.
         if (logger.isLevelEnabled('debug')) {
           const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
-          logger.debug({ connId: conn.id, clientId: conn.clientId, remote }, 'connection opened');
+          const clientId = data.query?.clientId;
+          logger.debug({ connId: conn.id, clientId, remote }, 'connection opened');
         }
 
-        const apiKey = data.queryApiKey;
-        data.queryApiKey = undefined;
+        const apiKey = data.query?.apiKey;
+        data.query = undefined;
         if (apiKey)
           this.#enqueue(ws, undefined, () =>
             authenticate(this.#session, ws, { type: 'auth', api_key: apiKey }),
@@ -282,8 +283,11 @@ export class Gateway {
     }
 
     const data: SocketData = {
-      conn: new Connection(req.getQuery('client_id') || undefined),
-      queryApiKey: req.getQuery('api_key') || undefined,
+      conn: new Connection(),
+      query: {
+        apiKey: req.getQuery('api_key') || undefined,
+        clientId: req.getQuery('client_id') || undefined,
+      },
       authTimer: undefined,
     };
     res.upgrade<SocketData>(

@@ -40,7 +40,7 @@ function context(requests: AuthorizeRequest[]): SessionContext {
 
 describe('grant batching', () => {
   it('asks once for a run of queued subscribes, stopping at an auth', async () => {
-    const conn = new Connection(undefined);
+    const conn = new Connection();
     const requests: AuthorizeRequest[] = [];
     const ctx = context(requests);
     const a = issueTicket(conn, sub('a')) as SubscribeTicket;
@@ -67,7 +67,7 @@ describe('grant batching', () => {
   });
 
   it('finds grants of held and recently ended subscriptions until they are forgotten', () => {
-    const conn = new Connection(undefined);
+    const conn = new Connection();
     const t1 = { name: 't1' } as Topic;
     const topics = {
       topics: { subjectOf: (t: Topic) => (t === t1 ? 'sb.ev.acme.chat.messages.r' : '') },
