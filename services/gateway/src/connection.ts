@@ -118,8 +118,6 @@ export class Connection {
   upcoming: Ticket[] | undefined = undefined;
   /** Grants of subscriptions the client ended, for subscribing again without a round trip. */
   recentGrants: Map<string, Grant> | undefined = undefined;
-  /** Counts permission changes that concerned this connection, to spot answers they overtook. */
-  permissionChanges = 0;
   /** When the last frame or pong came, by `clockMs()`. */
   lastSeen = clockMs();
   /** Set by each server ping; the pong that answers it does not count against the rate. */

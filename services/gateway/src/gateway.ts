@@ -134,6 +134,7 @@ export class Gateway {
       revocations,
       expiryNoticeMs: settings.EXPIRY_NOTICE_MS,
       upstreamTimeoutMs: settings.UPSTREAM_TIMEOUT_MS,
+      permissionChanges: { count: 0 },
     };
     revocations.onRevoked((notice) => closeRevoked(this.#connections, notice, logger));
     followPermissionChanges(bus, logger, (tenant, change) =>
@@ -393,11 +394,11 @@ export class Gateway {
 
   #recheck(concerns: (principal: Principal) => boolean, resource: string | undefined): number {
     let affected = 0;
+    this.#session.permissionChanges.count++;
     for (const ws of this.#connections) {
       const conn = ws.getUserData().conn;
       if (!conn.principal || !concerns(conn.principal)) continue;
       forgetGrants(conn);
-      conn.permissionChanges++;
       const ids: string[] = [];
       for (const held of conn.subscriptions) {
         if (held.dependsOn && (resource === undefined || held.dependsOn.includes(resource)))

@@ -35,7 +35,7 @@ function context(requests: AuthorizeRequest[]): SessionContext {
       );
     },
   };
-  return { authorizer } as unknown as SessionContext;
+  return { authorizer, permissionChanges: { count: 0 } } as unknown as SessionContext;
 }
 
 describe('grant batching', () => {

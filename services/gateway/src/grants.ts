@@ -21,7 +21,7 @@ export type Ticket =
       readonly kind: 'subscribe';
       readonly item: SubscribeItem;
       answer?: Promise<GrantReply>;
-      /** `conn.permissionChanges` when the answer was asked for. */
+      /** `SessionContext.permissionChanges` when the answer was asked for. */
       askedAt?: number;
     }
   | { readonly kind: 'auth' };
@@ -109,7 +109,7 @@ export function grantFor(
   }
   const replies = ctx.authorizer.authorize({ principal, items: batch.map((t) => t.item) });
   batch.forEach((t, i) => {
-    t.askedAt = conn.permissionChanges;
+    t.askedAt = ctx.permissionChanges.count;
     t.answer = replies.then((all) => all[i]!);
     // Awaited when the ticket's message is handled; this keeps a failure from going unhandled.
     t.answer.catch(() => undefined);

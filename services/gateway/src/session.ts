@@ -171,7 +171,7 @@ async function subscribe(
     try {
       result = await grantFor(ctx, conn, principal, ticket);
       // A permission change arrived while the answer was on its way: it may predate the change.
-      if (result.ok && result.grant.dependsOn && ticket.askedAt !== conn.permissionChanges) {
+      if (result.ok && result.grant.dependsOn && ticket.askedAt !== ctx.permissionChanges.count) {
         const items = [ticket.item];
         [result] = (await ctx.authorizer.authorize({ principal, items, fresh: true })) as [
           GrantReply,
