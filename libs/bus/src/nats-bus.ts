@@ -168,7 +168,7 @@ class LeanSubscription implements BusSubscription {
 
   unsubscribe(): void {
     const { protocol } = this.context;
-    // Once only: a second UNSUB would name an id the server may have given to no one.
+    // Once only, as nats.js would send another UNSUB for an id it no longer has.
     if (protocol.subscriptions.get(this.sid) === this) protocol.unsubscribe(this);
   }
 
