@@ -95,9 +95,10 @@ export async function authenticate(
     );
   }
   conn.principal = principals.get(JSON.stringify(principal), principal);
+  // The authentication timeout ends; the credential's expiry, if any, takes its place below.
   const data = ws.getUserData();
-  clearTimeout(data.authTimer);
-  data.authTimer = undefined;
+  clearTimeout(data.deadline);
+  data.deadline = undefined;
   ctx.logger.debug(
     {
       connId: conn.id,

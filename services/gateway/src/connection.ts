@@ -106,8 +106,6 @@ export class Connection {
   /** Set while the connection counts against its account's connection limit. */
   lease: ConnectionLease | undefined = undefined;
   authFailures = 0;
-  /** Warns of, then enforces, the expiry of the credential. */
-  expiryTimer: NodeJS.Timeout | undefined = undefined;
   /**
    * The subscriptions held, in the order they were made. Replaced, never changed in place,
    * by exactly sized arrays: most connections hold a few, and a `Map` would cost several
@@ -149,15 +147,18 @@ export interface UpgradeQuery {
  * property pointing at the connection stays small however many fields it has.
  *
  * The socket object has no room of its own for properties: V8 gives it a backing store
- * with room for three (40 bytes) on the first. The state of the socket's first moments
- * takes the other two, which would otherwise cost a field of every connection each.
+ * with room for three (40 bytes) on the first. The other two take what would otherwise
+ * cost a field of every connection each.
  */
 export interface SocketData {
   readonly conn: Connection;
   /** What open needs of the upgrade request's query; consumed there. */
   query: UpgradeQuery | undefined;
-  /** Closes the socket if it has not authenticated in time; cleared by authentication. */
-  authTimer: NodeJS.Timeout | undefined;
+  /**
+   * The timer that ends the socket when its time is up: the authentication timeout until
+   * it authenticates, then the expiry of its credential, if any (see expiry.ts).
+   */
+  deadline: NodeJS.Timeout | undefined;
 }
 
 export function heldSubscription(conn: Connection, id: string): HeldSubscription | undefined {

@@ -210,7 +210,7 @@ export class Gateway {
         const { conn } = data;
         this.#connections.add(ws);
         const { code, reason } = CloseCodes.authenticationTimeout;
-        data.authTimer = setTimeout(() => {
+        data.deadline = setTimeout(() => {
           if (!conn.principal && !conn.closed) ws.end(code, reason);
         }, settings.AUTH_TIMEOUT_MS);
         // The address is read back from the socket rather than kept on every connection.
@@ -239,8 +239,8 @@ export class Gateway {
         const { conn } = data;
         conn.closed = true;
         this.#connections.delete(ws);
-        clearTimeout(data.authTimer);
-        data.authTimer = undefined;
+        clearTimeout(data.deadline);
+        data.deadline = undefined;
         releaseConnection(this.#session, conn);
         logger.debug(
           { connId: conn.id, tenant: conn.principal?.tenant, code },
@@ -289,7 +289,7 @@ export class Gateway {
         apiKey: req.getQuery('api_key') || undefined,
         clientId: req.getQuery('client_id') || undefined,
       },
-      authTimer: undefined,
+      deadline: undefined,
     };
     res.upgrade<SocketData>(
       data,

@@ -400,7 +400,6 @@ export async function reevaluate(
 
 /** Releases everything a closed connection held. uWebSockets.js already dropped its topics. */
 export function releaseConnection(ctx: SessionContext, conn: Connection): void {
-  clearTimeout(conn.expiryTimer);
   if (conn.lease) ctx.leases.release(conn.lease);
   conn.lease = undefined;
   for (const held of conn.subscriptions)
