@@ -71,8 +71,21 @@ export function holding(
   };
 }
 
-/** The queue of an idle connection; shared, so idle connections hold no promise of their own. */
-export const SETTLED: Promise<void> = Promise.resolve();
+/** Where an inbox's queue starts; shared, so a new inbox holds no promise of its own. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/**
+ * The messages of a connection that are waiting or being handled. Made for the first and
+ * dropped once the last is handled, so an idle connection holds no inbox, rather than
+ * three fields of its own.
+ */
+export class Inbox {
+  /** Messages of one connection are handled one after another, in arrival order. */
+  queue: Promise<void> = SETTLED;
+  queued = 0;
+  /** Subscribe and auth messages queued but not yet handled, for batching grants. */
+  upcoming: Ticket[] | undefined = undefined;
+}
 
 export const NO_SUBSCRIPTIONS: readonly HeldSubscription[] = Object.freeze([]);
 
@@ -112,8 +125,6 @@ export class Connection {
    * times as much (see `holdSubscription`).
    */
   subscriptions: readonly HeldSubscription[] = NO_SUBSCRIPTIONS;
-  /** Subscribe and auth messages queued but not yet handled, for batching grants. */
-  upcoming: Ticket[] | undefined = undefined;
   /** Grants of subscriptions the client ended, for subscribing again without a round trip. */
   recentGrants: Map<string, Grant> | undefined = undefined;
   /** When the last frame or pong came, by `clockMs()`. */
@@ -123,9 +134,8 @@ export class Connection {
   /** Made on the first message that counts against a limit; unlimited plans need none. */
   rate: MessageRate | undefined = undefined;
   closed = false;
-  /** Messages of one connection are handled one after another, in arrival order. */
-  queue: Promise<void> = SETTLED;
-  queued = 0;
+  /** Set while messages are waiting or being handled. */
+  inbox: Inbox | undefined = undefined;
 
   /** Made when asked for: ids go into the auth reply, leases and logs only. */
   get id(): string {

@@ -38,7 +38,7 @@ import { LeaseKeeper } from './leases.ts';
 import { MessageRate, type RateVerdict } from './message-rate.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
-import { clockMs, Connection, SETTLED, type SocketData } from './connection.ts';
+import { clockMs, Connection, Inbox, type SocketData } from './connection.ts';
 import { authenticate } from './authentication.ts';
 import { reply, type SessionContext } from './context.ts';
 import { forgetGrants, issueTicket } from './grants.ts';
@@ -355,7 +355,7 @@ export class Gateway {
       const warning = rateLimitWarningFrame(limit ?? 0, verdict.remaining, verdict.resetAt);
       this.#enqueue(ws, undefined, () => reply(ws, warning));
     }
-    if (conn.queued >= MAX_QUEUED) return this.#refuseBusy(ws, requestId);
+    if ((conn.inbox?.queued ?? 0) >= MAX_QUEUED) return this.#refuseBusy(ws, requestId);
     const ticket = parsed.ok ? issueTicket(conn, parsed.message) : undefined;
     this.#enqueue(ws, requestId, () => handleParsed(this.#session, ws, parsed, ticket));
   }
@@ -440,9 +440,10 @@ export class Gateway {
     internal = false,
   ): void {
     const conn = ws.getUserData().conn;
-    if (conn.queued >= MAX_QUEUED && !internal) return this.#refuseBusy(ws, requestId);
-    conn.queued++;
-    conn.queue = conn.queue
+    const inbox = (conn.inbox ??= new Inbox());
+    if (inbox.queued >= MAX_QUEUED && !internal) return this.#refuseBusy(ws, requestId);
+    inbox.queued++;
+    inbox.queue = inbox.queue
       // Frames still queued when the socket closes are dropped, not sent to auth or the authorizer.
       .then(() => (conn.closed ? undefined : task()))
       .catch((err: unknown) => {
@@ -450,8 +451,8 @@ export class Gateway {
         if (!conn.closed) ws.send(errorFrame({ code: 'server_error' }), false, false);
       })
       .finally(() => {
-        // An idle connection goes back to the shared settled promise instead of keeping its own.
-        if (--conn.queued === 0) conn.queue = SETTLED;
+        // An idle connection lets go of its inbox; the next message makes a new one.
+        if (--inbox.queued === 0 && conn.inbox === inbox) conn.inbox = undefined;
       });
   }
 }

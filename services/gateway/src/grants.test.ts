@@ -63,7 +63,7 @@ describe('grant batching', () => {
     settleTicket(conn, c);
     await grantFor(ctx, conn, principal, c);
     expect(requests).toHaveLength(2);
-    expect(conn.upcoming).toBeUndefined();
+    expect(conn.inbox?.upcoming).toBeUndefined();
   });
 
   it('finds grants of held and recently ended subscriptions until they are forgotten', () => {
