@@ -79,6 +79,7 @@ async function main(): Promise<number> {
     artefactDir: mkdtempSync(join(tmpdir(), 'switchboard-bench-')),
     cpuProfile: options.cpuProfile,
     profileServices: options.profileServices,
+    heapSnapshot: options.heapSnapshot,
     publisher,
     progress: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
   };

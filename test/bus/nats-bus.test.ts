@@ -6,6 +6,7 @@ import {
   BusTimeoutError,
   NatsBus,
   type BusMessage,
+  type BusStatus,
 } from '@switchboard/bus';
 
 import { startNats, type NatsServer } from '../harness/nats.ts';
@@ -145,5 +146,69 @@ describe('NatsBus against a real nats-server', () => {
       await server.drain();
       await own.stop();
     }
+  });
+
+  it('unsubscribing twice is harmless, and a handler that throws is reported, not fatal', async () => {
+    const statuses: BusStatus[] = [];
+    b.onStatus((status) => statuses.push(status));
+    const received: string[] = [];
+    const failing = b.subscribe('t.throw.x', () => {
+      throw new Error('handler broke');
+    });
+    const other = b.subscribe('t.throw.x', (m) => received.push(text(m)));
+    await b.flush();
+    a.publish('t.throw.x', Buffer.from('one'));
+    await a.flush();
+    await b.flush();
+    failing.unsubscribe();
+    failing.unsubscribe();
+    a.publish('t.throw.x', Buffer.from('two'));
+    await a.flush();
+    await b.flush();
+    other.unsubscribe();
+    expect(received).toEqual(['one', 'two']);
+    expect(statuses.filter((s) => s.type === 'handler_error')).toHaveLength(1);
+  });
+});
+
+describe('NatsBus across a NATS restart', () => {
+  let nats: NatsServer;
+  let bus: NatsBus;
+  let publisher: NatsBus;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    bus = await NatsBus.connect({ servers: nats.url, name: 'test-restart' });
+    publisher = await NatsBus.connect({ servers: nats.url, name: 'test-restart-pub' });
+  });
+
+  afterAll(async () => {
+    await bus?.drain();
+    await publisher?.drain();
+    await nats?.stop();
+  });
+
+  it('subscribes again after a reconnect: kept subscriptions deliver, dropped ones stay gone', async (context) => {
+    if (!nats.restart) return context.skip();
+    const received: string[] = [];
+    bus.subscribe('t.restart.kept', (m) => received.push(`kept ${text(m)}`));
+    const dropped = bus.subscribe('t.restart.dropped', (m) => received.push(`dropped ${text(m)}`));
+    await bus.flush();
+    dropped.unsubscribe();
+
+    const reconnected = (client: NatsBus): Promise<void> =>
+      new Promise((resolve) =>
+        client.onStatus((status) => status.type === 'reconnected' && resolve()),
+      );
+    const back = Promise.all([reconnected(bus), reconnected(publisher)]);
+    await nats.restart();
+    await back;
+    await bus.flush();
+
+    publisher.publish('t.restart.kept', Buffer.from('after'));
+    publisher.publish('t.restart.dropped', Buffer.from('after'));
+    await publisher.flush();
+    await bus.flush();
+    await expect.poll(() => received).toEqual(['kept after']);
   });
 });

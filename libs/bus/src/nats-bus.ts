@@ -70,65 +70,118 @@ function toBusMessage(msg: IncomingMsg): BusMessage {
   };
 }
 
-/** The parts of a nats-core 3.x subscription that a callback subscription never uses. */
-interface IteratorState {
-  readonly noIterator?: unknown;
-  signal?: unknown;
-  iterClosed?: unknown;
-  closed?: unknown;
-  yields?: unknown;
+/**
+ * The parts of nats-core 3.x's protocol handler (`NatsConnectionImpl.protocol`) that a
+ * `LeanSubscription` relies on. Its `subscriptions` table maps subscription ids to
+ * subscriptions: `processMsg` finds one there, adds to its `received` and calls its
+ * `callback`; a (re)connect sends `SUB subject sid` for each of them; closing or draining
+ * the connection calls their `close` or `drain`; `unsubscribe` sends UNSUB and `cancel`s.
+ */
+interface ProtocolInternals {
+  readonly subscriptions: {
+    readonly subs: Map<number, unknown>;
+    get(sid: number): unknown;
+    cancel(sub: unknown): void;
+  };
+  subscribe(sub: unknown): void;
+  unsubscribe(sub: unknown): void;
+  unsub(sub: unknown): void;
+  flush(): Promise<void>;
 }
 
-/** A deferred that has settled: resolving or rejecting it again does nothing. */
-const SETTLED_DEFERRED = Object.assign(Promise.resolve(), {
-  resolve: () => undefined,
-  reject: () => undefined,
-});
+/** The parts of nats-core 3.x's `NatsConnectionImpl` behind `subscribe`. */
+interface ConnectionInternals {
+  readonly protocol: ProtocolInternals;
+  /** Throws when closed or draining, or for an invalid subject, as `subscribe` does. */
+  _check(subject: string, sub: boolean, pub: boolean): void;
+}
 
-/** Frozen, so that a nats-core change that starts queueing here fails loudly, not silently. */
-const NO_YIELDS: readonly unknown[] = Object.freeze([]);
+function hasMethods(target: unknown, names: readonly string[]): boolean {
+  return (
+    typeof target === 'object' &&
+    target !== null &&
+    names.every((name) => typeof (target as Record<string, unknown>)[name] === 'function')
+  );
+}
+
+/** The connection's internals, when they have the shape `LeanSubscription` relies on. */
+function connectionInternals(nc: NatsConnection): ConnectionInternals | undefined {
+  const internals = nc as unknown as Partial<ConnectionInternals>;
+  const table = internals.protocol?.subscriptions;
+  const shaped =
+    hasMethods(internals, ['_check']) &&
+    hasMethods(internals.protocol, ['subscribe', 'unsubscribe', 'unsub', 'flush']) &&
+    hasMethods(table, ['get', 'cancel']) &&
+    table?.subs instanceof Map;
+  return shaped ? (internals as ConnectionInternals) : undefined;
+}
+
+/** What the lean subscriptions of one bus share, so that each holds one reference to it. */
+interface LeanContext {
+  readonly connection: ConnectionInternals;
+  readonly protocol: ProtocolInternals;
+  emit(status: BusStatus): void;
+}
 
 /**
- * nats.js gives every subscription three deferreds (a promise with its resolve and
- * reject functions, about 200 bytes each) and a queue array: what its async iterator
- * waits on and reads, and `closed`, read only by nats.js's own request subscriptions
- * and by users. Nothing waits on them for a callback subscription the bus makes, where
- * messages go straight to the callback and closing only resolves the deferreds, so it
- * shares one settled deferred and one empty queue instead. This relies on nats-core
- * internals and is skipped when their shape is not the expected one.
+ * A bus subscription that is its own nats-core subscription. A nats.js `SubscriptionImpl`
+ * (about 270 bytes, with a further 50 for a wrapper and a map entry to find it) keeps an
+ * async iterator's state that a callback subscription never uses; this one has five
+ * fields. nats-core's protocol handler keeps it in its subscription table like its own
+ * (see `ProtocolInternals` for what it reads) and resends its SUB after a reconnect.
+ * `NatsBus` makes these only when the connection has the expected shape, and nats.js's
+ * own subscriptions otherwise.
  */
-function shedIteratorState(sub: Subscription): void {
-  const fields = sub as unknown as IteratorState;
-  const expected = ['signal', 'iterClosed', 'closed', 'yields'].every((name) => name in fields);
-  if (fields.noIterator !== true || !expected || !Array.isArray(fields.yields)) return;
-  if (fields.yields.length > 0) return;
-  fields.signal = SETTLED_DEFERRED;
-  fields.iterClosed = SETTLED_DEFERRED;
-  fields.closed = SETTLED_DEFERRED;
-  fields.yields = NO_YIELDS;
-}
-
-/** A NATS subscription as the bus hands it out; a class, so it holds no closure of its own. */
-class NatsBusSubscription implements BusSubscription {
-  readonly #sub: Subscription;
-  readonly #bySid: Map<number, NatsBusSubscription>;
+class LeanSubscription implements BusSubscription {
+  /** Set by the subscription table when added. */
+  sid = 0;
+  /** Counted by nats-core's `processMsg`. */
+  received = 0;
 
   constructor(
+    readonly subject: string,
     readonly handler: BusHandler,
-    sub: Subscription,
-    bySid: Map<number, NatsBusSubscription>,
-  ) {
-    this.#sub = sub;
-    this.#bySid = bySid;
-  }
+    private readonly context: LeanContext,
+  ) {}
 
-  get subject(): string {
-    return this.#sub.getSubject();
+  /** Called by nats-core with each message, or with an error (a permissions violation). */
+  callback(error: Error | null, msg: Msg): void {
+    if (error) return this.context.emit({ type: 'error', error });
+    try {
+      this.handler(toBusMessage(msg), this);
+    } catch (cause) {
+      this.context.emit({ type: 'handler_error', subject: msg.subject, error: cause });
+    }
   }
 
   unsubscribe(): void {
-    this.#bySid.delete(this.#sub.getID());
-    this.#sub.unsubscribe();
+    const { protocol } = this.context;
+    // Once only, as nats.js would send another UNSUB for an id it no longer has.
+    if (protocol.subscriptions.get(this.sid) === this) protocol.unsubscribe(this);
+  }
+
+  /** Called by nats-core when the subscription or the connection closes: nothing to release. */
+  close(): void {}
+
+  /** Called by nats-core's connection drain: stop interest, then leave once the server has. */
+  drain(): Promise<void> {
+    const { protocol } = this.context;
+    protocol.unsub(this);
+    const leave = (): void => protocol.subscriptions.cancel(this);
+    return protocol.flush().then(leave, leave);
+  }
+}
+
+/** A nats.js subscription for a bus whose connection has not the shape `LeanSubscription` needs. */
+class NatsJsSubscription implements BusSubscription {
+  constructor(readonly sub: Subscription) {}
+
+  get subject(): string {
+    return this.sub.getSubject();
+  }
+
+  unsubscribe(): void {
+    this.sub.unsubscribe();
   }
 }
 
@@ -142,13 +195,19 @@ export class NatsBus implements Bus {
   readonly #services = new Map<string, Promise<Service>>();
   readonly #listeners: Array<(status: BusStatus) => void> = [];
   readonly #inFlight = new Set<Promise<void>>();
-  /** The bus's subscriptions by NATS subscription id, for the one callback they share. */
-  readonly #bySid = new Map<number, NatsBusSubscription>();
+  /** Set when the connection has the shape lean subscriptions need. */
+  readonly #lean: LeanContext | undefined;
   readonly #requests: NatsRequests;
 
   private constructor(nc: NatsConnection) {
     this.#nc = nc;
     this.#requests = new NatsRequests(nc);
+    const connection = connectionInternals(nc);
+    this.#lean = connection && {
+      connection,
+      protocol: connection.protocol,
+      emit: (status) => this.#emit(status),
+    };
     void this.#watchStatus();
   }
 
@@ -183,27 +242,27 @@ export class NatsBus implements Bus {
   }
 
   subscribe(subject: string, handler: BusHandler): BusSubscription {
-    const sub = this.#nc.subscribe(subject, { callback: this.#dispatch });
-    shedIteratorState(sub);
-    const subscription = new NatsBusSubscription(handler, sub, this.#bySid);
-    this.#bySid.set(sub.getID(), subscription);
+    if (this.#lean) {
+      // What `NatsConnection.subscribe` does before it makes a subscription.
+      this.#lean.connection._check(subject, true, false);
+      const subscription = new LeanSubscription(subject, handler, this.#lean);
+      this.#lean.protocol.subscribe(subscription);
+      return subscription;
+    }
+    const subscription: NatsJsSubscription = new NatsJsSubscription(
+      this.#nc.subscribe(subject, {
+        callback: (error, msg) => {
+          if (error) return this.#emit({ type: 'error', error });
+          try {
+            handler(toBusMessage(msg), subscription);
+          } catch (cause) {
+            this.#emit({ type: 'handler_error', subject: msg.subject, error: cause });
+          }
+        },
+      }),
+    );
     return subscription;
   }
-
-  /**
-   * The callback of every subscription, which finds its handler by the message's
-   * subscription id: a closure per subscription would cost some 100 bytes each.
-   */
-  readonly #dispatch = (error: Error | null, msg: Msg): void => {
-    if (error) return this.#emit({ type: 'error', error });
-    const subscription = this.#bySid.get(msg.sid);
-    if (!subscription) return;
-    try {
-      subscription.handler(toBusMessage(msg), subscription);
-    } catch (cause) {
-      this.#emit({ type: 'handler_error', subject: msg.subject, error: cause });
-    }
-  };
 
   async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
     const msg = await this.#requests.request(

@@ -95,8 +95,10 @@ export async function authenticate(
     );
   }
   conn.principal = principals.get(JSON.stringify(principal), principal);
-  clearTimeout(conn.authTimer);
-  conn.authTimer = undefined;
+  // The authentication timeout ends; the credential's expiry, if any, takes its place below.
+  const data = ws.getUserData();
+  clearTimeout(data.deadline);
+  data.deadline = undefined;
   ctx.logger.debug(
     {
       connId: conn.id,

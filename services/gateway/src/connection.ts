@@ -30,84 +30,145 @@ export function topicsOf(held: HeldSubscription): readonly Topic[] {
 }
 
 /** The form `HeldSubscription.topics` keeps `topics` in. */
-export function packTopics(topics: readonly Topic[]): Topic | readonly Topic[] {
+function packTopics(topics: readonly Topic[]): Topic | readonly Topic[] {
   return topics.length === 1 ? topics[0]! : topics;
 }
 
-/** Per-socket state, reached through the socket's typed user data. */
-export interface Connection {
-  readonly id: string;
-  readonly clientId?: string;
-  /** The `api_key` query parameter, consumed on open. */
-  queryApiKey?: string;
-  principal?: Principal;
+export function sameParams(
+  a: Readonly<Record<string, string>>,
+  b: Readonly<Record<string, string>>,
+): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/**
+ * A held subscription of these fields. Most subscriptions have one topic, made for their
+ * subscription id, channel and parameters, and no delegate resources: they are held as
+ * that topic, which connections with the same subscription share, rather than an object
+ * of 64 bytes each. The id, channel and parameters are then the topic's copies, too.
+ */
+export function holding(
+  id: string,
+  channel: string,
+  params: Readonly<Record<string, string>>,
+  topics: readonly Topic[],
+  dependsOn: readonly string[] | undefined,
+): HeldSubscription {
+  const first = topics[0];
+  const sameAsFirst =
+    first !== undefined &&
+    first.subscriptionId === id &&
+    first.channel === channel &&
+    sameParams(first.params, params);
+  if (sameAsFirst && topics.length === 1 && dependsOn === undefined) return first;
+  return {
+    id: first?.subscriptionId === id ? first.subscriptionId : id,
+    channel,
+    params: sameAsFirst ? first.params : params,
+    topics: packTopics(topics),
+    dependsOn,
+  };
+}
+
+/** Where an inbox's queue starts; shared, so a new inbox holds no promise of its own. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/**
+ * The messages of a connection that are waiting or being handled. Made for the first and
+ * dropped once the last is handled, so an idle connection holds no inbox, rather than
+ * three fields of its own.
+ */
+export class Inbox {
+  /** Messages of one connection are handled one after another, in arrival order. */
+  queue: Promise<void> = SETTLED;
+  queued = 0;
+  /** Subscribe and auth messages queued but not yet handled, for batching grants. */
+  upcoming: Ticket[] | undefined = undefined;
+}
+
+export const NO_SUBSCRIPTIONS: readonly HeldSubscription[] = Object.freeze([]);
+
+/**
+ * Connection ids are this process's random prefix and a counter, so a connection keeps a
+ * small integer rather than a string of its own (40 bytes). Six random base64url
+ * characters and six base-36 digits make the 12 characters docs/protocol.md promises,
+ * for the first 2 billion connections of a process; the prefix keeps them apart from
+ * those of other gateways and of this one's earlier lives.
+ */
+const ID_PREFIX = `conn_${randomBytes(6).toString('base64url').slice(0, 6)}`;
+let lastSerial = 0;
+
+/**
+ * Milliseconds since the process started, for `lastSeen`: a small integer, where
+ * `Date.now()` is too large for one and costs a 16-byte number per connection (after
+ * about 24 days of uptime it costs that again). Monotonic, unlike `Date.now()`.
+ */
+export function clockMs(): number {
+  return Math.floor(performance.now());
+}
+
+/**
+ * Per-socket state, reached through the socket's typed user data. Every field is set in
+ * the constructor, so all connections share one hidden class and keep their fields
+ * in-object (no per-connection property backing store).
+ */
+export class Connection {
+  readonly #serial = ++lastSerial;
+  principal: Principal | undefined = undefined;
   /** Set while the connection counts against its account's connection limit. */
-  lease?: ConnectionLease;
-  authFailures: number;
-  authTimer?: NodeJS.Timeout;
-  /** Warns of, then enforces, the expiry of the credential. */
-  expiryTimer?: NodeJS.Timeout;
+  lease: ConnectionLease | undefined = undefined;
+  authFailures = 0;
   /**
    * The subscriptions held, in the order they were made. Replaced, never changed in place,
    * by exactly sized arrays: most connections hold a few, and a `Map` would cost several
    * times as much (see `holdSubscription`).
    */
-  subscriptions: readonly HeldSubscription[];
-  /** Subscribe and auth messages queued but not yet handled, for batching grants. */
-  upcoming?: Ticket[];
+  subscriptions: readonly HeldSubscription[] = NO_SUBSCRIPTIONS;
   /** Grants of subscriptions the client ended, for subscribing again without a round trip. */
-  recentGrants?: Map<string, Grant>;
-  /** Counts permission changes that concerned this connection, to spot answers they overtook. */
-  permissionChanges: number;
-  lastSeen: number;
+  recentGrants: Map<string, Grant> | undefined = undefined;
+  /** When the last frame or pong came, by `clockMs()`. */
+  lastSeen = clockMs();
   /** Set by each server ping; the pong that answers it does not count against the rate. */
-  awaitingPong: boolean;
+  awaitingPong = false;
   /** Made on the first message that counts against a limit; unlimited plans need none. */
-  rate?: MessageRate;
-  closed: boolean;
-  /** Messages of one connection are handled one after another, in arrival order. */
-  queue: Promise<void>;
-  queued: number;
+  rate: MessageRate | undefined = undefined;
+  closed = false;
+  /** Set while messages are waiting or being handled. */
+  inbox: Inbox | undefined = undefined;
+
+  /** Made when asked for: ids go into the auth reply, leases and logs only. */
+  get id(): string {
+    return `${ID_PREFIX}${this.#serial.toString(36).padStart(6, '0')}`;
+  }
+}
+
+/** The query parameters of an upgrade request that the socket's `open` uses. */
+export interface UpgradeQuery {
+  readonly apiKey: string | undefined;
+  /** A label for the debug log of the opening only (see docs/protocol.md). */
+  readonly clientId: string | undefined;
 }
 
 /**
  * What uWebSockets.js keeps as the socket's user data. It copies the own properties of
  * the object given to `upgrade` onto the socket object one by one, and past about 15 of
  * them V8 keeps that object's properties in a dictionary (some 800 bytes per socket). A
- * single property pointing at the connection stays small however many fields it has.
+ * property pointing at the connection stays small however many fields it has.
+ *
+ * The socket object has no room of its own for properties: V8 gives it a backing store
+ * with room for three (40 bytes) on the first. The other two take what would otherwise
+ * cost a field of every connection each.
  */
 export interface SocketData {
   readonly conn: Connection;
-}
-
-/** The queue of an idle connection; shared, so idle connections hold no promise of their own. */
-export const SETTLED: Promise<void> = Promise.resolve();
-
-const NO_SUBSCRIPTIONS: readonly HeldSubscription[] = Object.freeze([]);
-
-export function newConnection(clientId?: string, queryApiKey?: string): Connection {
-  // Every field is present from the start, so all connections share one hidden class
-  // and keep their properties in-object (no per-connection property backing store).
-  return {
-    id: `conn_${randomBytes(9).toString('base64url')}`,
-    clientId,
-    queryApiKey,
-    principal: undefined,
-    lease: undefined,
-    authFailures: 0,
-    authTimer: undefined,
-    expiryTimer: undefined,
-    subscriptions: NO_SUBSCRIPTIONS,
-    upcoming: undefined,
-    recentGrants: undefined,
-    permissionChanges: 0,
-    lastSeen: Date.now(),
-    awaitingPong: false,
-    rate: undefined,
-    closed: false,
-    queue: SETTLED,
-    queued: 0,
-  };
+  /** What open needs of the upgrade request's query; consumed there. */
+  query: UpgradeQuery | undefined;
+  /**
+   * The timer that ends the socket when its time is up: the authentication timeout until
+   * it authenticates, then the expiry of its credential, if any (see expiry.ts).
+   */
+  deadline: NodeJS.Timeout | undefined;
 }
 
 export function heldSubscription(conn: Connection, id: string): HeldSubscription | undefined {

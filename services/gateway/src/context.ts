@@ -23,6 +23,13 @@ export interface SessionContext {
   readonly expiryNoticeMs: number;
   /** How long to wait for the bus to confirm a new subscription. */
   readonly upstreamTimeoutMs: number;
+  /**
+   * Counts the permission changes (and reconnects) this gateway has applied, to spot
+   * authorizer answers they may have overtaken. One count for all connections rather than
+   * a field of each: an answer overtaken by a change that concerned another connection is
+   * only asked for again, which the change's own connections do anyway.
+   */
+  readonly permissionChanges: { count: number };
 }
 
 export type Socket = WebSocket<SocketData>;

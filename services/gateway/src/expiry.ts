@@ -14,8 +14,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * close 4501 at expiry. A refresh (a new `auth`) calls this again with the new expiry.
  */
 export function scheduleExpiry(ws: Socket, noticeMs: number): void {
-  const conn = ws.getUserData().conn;
-  clearTimeout(conn.expiryTimer);
+  const data = ws.getUserData();
+  const { conn } = data;
+  clearTimeout(data.deadline);
+  data.deadline = undefined;
   const expiresAt = conn.principal?.expiresAt;
   if (expiresAt === undefined) return;
   expiryStep(ws, conn, noticeMs, expiresAt);
@@ -33,11 +35,8 @@ function expiryStep(ws: Socket, conn: Connection, noticeMs: number, expiresAt: n
     return ws.end(code, reason);
   }
   const noticeAt = expiresAt - noticeMs;
-  if (now >= noticeAt) {
-    ws.send(authExpiringFrame(expiresAt), false, false);
-    conn.expiryTimer = setTimeout(expiryStep, expiresAt - now, ws, conn, noticeMs, expiresAt);
-    return;
-  }
-  const delay = Math.min(noticeAt - now, MAX_TIMER_MS);
-  conn.expiryTimer = setTimeout(expiryStep, delay, ws, conn, noticeMs, expiresAt);
+  if (now >= noticeAt) ws.send(authExpiringFrame(expiresAt), false, false);
+  const delay = now >= noticeAt ? expiresAt - now : Math.min(noticeAt - now, MAX_TIMER_MS);
+  // The socket is open (`closed` is checked above), so its user data can be reached.
+  ws.getUserData().deadline = setTimeout(expiryStep, delay, ws, conn, noticeMs, expiresAt);
 }

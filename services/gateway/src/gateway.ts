@@ -38,7 +38,7 @@ import { LeaseKeeper } from './leases.ts';
 import { MessageRate, type RateVerdict } from './message-rate.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
-import { newConnection, SETTLED, type Connection, type SocketData } from './connection.ts';
+import { clockMs, Connection, Inbox, type SocketData } from './connection.ts';
 import { authenticate } from './authentication.ts';
 import { reply, type SessionContext } from './context.ts';
 import { forgetGrants, issueTicket } from './grants.ts';
@@ -134,6 +134,7 @@ export class Gateway {
       revocations,
       expiryNoticeMs: settings.EXPIRY_NOTICE_MS,
       upstreamTimeoutMs: settings.UPSTREAM_TIMEOUT_MS,
+      permissionChanges: { count: 0 },
     };
     revocations.onRevoked((notice) => closeRevoked(this.#connections, notice, logger));
     followPermissionChanges(bus, logger, (tenant, change) =>
@@ -205,20 +206,22 @@ export class Gateway {
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
 
       open: (ws) => {
-        const conn = ws.getUserData().conn;
+        const data = ws.getUserData();
+        const { conn } = data;
         this.#connections.add(ws);
         const { code, reason } = CloseCodes.authenticationTimeout;
-        conn.authTimer = setTimeout(() => {
+        data.deadline = setTimeout(() => {
           if (!conn.principal && !conn.closed) ws.end(code, reason);
         }, settings.AUTH_TIMEOUT_MS);
         // The address is read back from the socket rather than kept on every connection.
         if (logger.isLevelEnabled('debug')) {
           const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
-          logger.debug({ connId: conn.id, clientId: conn.clientId, remote }, 'connection opened');
+          const clientId = data.query?.clientId;
+          logger.debug({ connId: conn.id, clientId, remote }, 'connection opened');
         }
 
-        const apiKey = conn.queryApiKey;
-        conn.queryApiKey = undefined;
+        const apiKey = data.query?.apiKey;
+        data.query = undefined;
         if (apiKey)
           this.#enqueue(ws, undefined, () =>
             authenticate(this.#session, ws, { type: 'auth', api_key: apiKey }),
@@ -228,13 +231,16 @@ export class Gateway {
       message: (ws, message, isBinary) => this.#onMessage(ws, message, isBinary),
 
       pong: (ws) => {
-        ws.getUserData().conn.lastSeen = Date.now();
+        ws.getUserData().conn.lastSeen = clockMs();
       },
 
       close: (ws, code) => {
-        const conn = ws.getUserData().conn;
+        const data = ws.getUserData();
+        const { conn } = data;
         conn.closed = true;
         this.#connections.delete(ws);
+        clearTimeout(data.deadline);
+        data.deadline = undefined;
         releaseConnection(this.#session, conn);
         logger.debug(
           { connId: conn.id, tenant: conn.principal?.tenant, code },
@@ -277,12 +283,16 @@ export class Gateway {
       );
     }
 
-    const conn = newConnection(
-      req.getQuery('client_id') || undefined,
-      req.getQuery('api_key') || undefined,
-    );
+    const data: SocketData = {
+      conn: new Connection(),
+      query: {
+        apiKey: req.getQuery('api_key') || undefined,
+        clientId: req.getQuery('client_id') || undefined,
+      },
+      deadline: undefined,
+    };
     res.upgrade<SocketData>(
-      { conn },
+      data,
       req.getHeader('sec-websocket-key'),
       req.getHeader('sec-websocket-protocol'),
       req.getHeader('sec-websocket-extensions'),
@@ -305,7 +315,7 @@ export class Gateway {
    */
   #onMessage(ws: Socket, message: ArrayBuffer, isBinary: boolean): void {
     const conn = ws.getUserData().conn;
-    conn.lastSeen = Date.now();
+    conn.lastSeen = clockMs();
     if (message.byteLength > this.settings.MAX_MESSAGE_BYTES) {
       const { code, reason } = CloseCodes.messageTooBig;
       return ws.end(code, reason);
@@ -345,7 +355,7 @@ export class Gateway {
       const warning = rateLimitWarningFrame(limit ?? 0, verdict.remaining, verdict.resetAt);
       this.#enqueue(ws, undefined, () => reply(ws, warning));
     }
-    if (conn.queued >= MAX_QUEUED) return this.#refuseBusy(ws, requestId);
+    if ((conn.inbox?.queued ?? 0) >= MAX_QUEUED) return this.#refuseBusy(ws, requestId);
     const ticket = parsed.ok ? issueTicket(conn, parsed.message) : undefined;
     this.#enqueue(ws, requestId, () => handleParsed(this.#session, ws, parsed, ticket));
   }
@@ -384,11 +394,11 @@ export class Gateway {
 
   #recheck(concerns: (principal: Principal) => boolean, resource: string | undefined): number {
     let affected = 0;
+    this.#session.permissionChanges.count++;
     for (const ws of this.#connections) {
       const conn = ws.getUserData().conn;
       if (!conn.principal || !concerns(conn.principal)) continue;
       forgetGrants(conn);
-      conn.permissionChanges++;
       const ids: string[] = [];
       for (const held of conn.subscriptions) {
         if (held.dependsOn && (resource === undefined || held.dependsOn.includes(resource)))
@@ -430,9 +440,10 @@ export class Gateway {
     internal = false,
   ): void {
     const conn = ws.getUserData().conn;
-    if (conn.queued >= MAX_QUEUED && !internal) return this.#refuseBusy(ws, requestId);
-    conn.queued++;
-    conn.queue = conn.queue
+    const inbox = (conn.inbox ??= new Inbox());
+    if (inbox.queued >= MAX_QUEUED && !internal) return this.#refuseBusy(ws, requestId);
+    inbox.queued++;
+    inbox.queue = inbox.queue
       // Frames still queued when the socket closes are dropped, not sent to auth or the authorizer.
       .then(() => (conn.closed ? undefined : task()))
       .catch((err: unknown) => {
@@ -440,8 +451,8 @@ export class Gateway {
         if (!conn.closed) ws.send(errorFrame({ code: 'server_error' }), false, false);
       })
       .finally(() => {
-        // An idle connection goes back to the shared settled promise instead of keeping its own.
-        if (--conn.queued === 0) conn.queue = SETTLED;
+        // An idle connection lets go of its inbox; the next message makes a new one.
+        if (--inbox.queued === 0 && conn.inbox === inbox) conn.inbox = undefined;
       });
   }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { AuthorizeRequest, GrantReply, Principal } from '@switchboard/protocol';
 
-import { holdSubscription, newConnection } from './connection.ts';
+import { Connection, holdSubscription } from './connection.ts';
 import type { SessionContext } from './context.ts';
 import {
   cachedGrant,
@@ -35,12 +35,12 @@ function context(requests: AuthorizeRequest[]): SessionContext {
       );
     },
   };
-  return { authorizer } as unknown as SessionContext;
+  return { authorizer, permissionChanges: { count: 0 } } as unknown as SessionContext;
 }
 
 describe('grant batching', () => {
   it('asks once for a run of queued subscribes, stopping at an auth', async () => {
-    const conn = newConnection();
+    const conn = new Connection();
     const requests: AuthorizeRequest[] = [];
     const ctx = context(requests);
     const a = issueTicket(conn, sub('a')) as SubscribeTicket;
@@ -63,11 +63,11 @@ describe('grant batching', () => {
     settleTicket(conn, c);
     await grantFor(ctx, conn, principal, c);
     expect(requests).toHaveLength(2);
-    expect(conn.upcoming).toBeUndefined();
+    expect(conn.inbox?.upcoming).toBeUndefined();
   });
 
   it('finds grants of held and recently ended subscriptions until they are forgotten', () => {
-    const conn = newConnection();
+    const conn = new Connection();
     const t1 = { name: 't1' } as Topic;
     const topics = {
       topics: { subjectOf: (t: Topic) => (t === t1 ? 'sb.ev.acme.chat.messages.r' : '') },

@@ -8,7 +8,7 @@ import {
   type SubscribeItem,
 } from '@switchboard/protocol';
 
-import { topicsOf, type Connection } from './connection.ts';
+import { Inbox, sameParams, topicsOf, type Connection } from './connection.ts';
 import type { SessionContext } from './context.ts';
 
 /**
@@ -21,7 +21,7 @@ export type Ticket =
       readonly kind: 'subscribe';
       readonly item: SubscribeItem;
       answer?: Promise<GrantReply>;
-      /** `conn.permissionChanges` when the answer was asked for. */
+      /** `SessionContext.permissionChanges` when the answer was asked for. */
       askedAt?: number;
     }
   | { readonly kind: 'auth' };
@@ -39,26 +39,23 @@ export function issueTicket(conn: Connection, message: ClientMessage): Ticket | 
     };
   else if (message.type === 'auth') ticket = { kind: 'auth' };
   else return undefined;
-  (conn.upcoming ??= []).push(ticket);
+  // Its message is queued right after, in the inbox this makes if there is none.
+  ((conn.inbox ??= new Inbox()).upcoming ??= []).push(ticket);
   return ticket;
 }
 
 /** Takes a ticket (and any before it) off the connection's list as its message is handled. */
 export function settleTicket(conn: Connection, ticket: Ticket): void {
-  const upcoming = conn.upcoming;
-  if (!upcoming) return;
+  const inbox = conn.inbox;
+  const upcoming = inbox?.upcoming;
+  if (!inbox || !upcoming) return;
   const index = upcoming.indexOf(ticket);
   if (index >= 0) upcoming.splice(0, index + 1);
-  if (upcoming.length === 0) conn.upcoming = undefined;
+  if (upcoming.length === 0) inbox.upcoming = undefined;
 }
 
 export function grantKey(item: SubscribeItem): string {
   return `${item.channel}\u0000${JSON.stringify(item.params)}`;
-}
-
-function sameParams(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 /**
@@ -107,14 +104,14 @@ export function grantFor(
 ): Promise<GrantReply> {
   if (ticket.answer) return ticket.answer;
   const batch = [ticket];
-  for (const next of conn.upcoming ?? []) {
+  for (const next of conn.inbox?.upcoming ?? []) {
     if (next.kind !== 'subscribe' || batch.length >= MAX_AUTHORIZE_ITEMS) break;
     if (next.answer || cachedGrant(ctx, conn, next.item)) continue;
     batch.push(next);
   }
   const replies = ctx.authorizer.authorize({ principal, items: batch.map((t) => t.item) });
   batch.forEach((t, i) => {
-    t.askedAt = conn.permissionChanges;
+    t.askedAt = ctx.permissionChanges.count;
     t.answer = replies.then((all) => all[i]!);
     // Awaited when the ticket's message is handled; this keeps a failure from going unhandled.
     t.answer.catch(() => undefined);

@@ -8,7 +8,7 @@ import {
 } from '@switchboard/protocol';
 import type { Logger } from '@switchboard/telemetry';
 
-import type { SocketData } from './connection.ts';
+import { clockMs, type SocketData } from './connection.ts';
 
 /**
  * The gateway's periodic and event-driven sweeps over its sockets. Each is O(sockets)
@@ -24,7 +24,7 @@ type Sockets = Iterable<WebSocket<SocketData>>;
  * membership costs uWebSockets.js memory per socket.
  */
 export function reapSilent(sockets: Sockets, intervalMs: number, timeoutMs: number): void {
-  const now = Date.now();
+  const now = clockMs();
   const { code, reason } = CloseCodes.pingTimeout;
   for (const ws of sockets) {
     ws.send(SERVER_PING_FRAME, false, false);

@@ -23,8 +23,9 @@ import { authenticate } from './authentication.ts';
 import {
   dropHeldSubscription,
   heldSubscription,
+  holding,
   holdSubscription,
-  packTopics,
+  NO_SUBSCRIPTIONS,
   topicsOf,
   type Connection,
 } from './connection.ts';
@@ -170,7 +171,7 @@ async function subscribe(
     try {
       result = await grantFor(ctx, conn, principal, ticket);
       // A permission change arrived while the answer was on its way: it may predate the change.
-      if (result.ok && result.grant.dependsOn && ticket.askedAt !== conn.permissionChanges) {
+      if (result.ok && result.grant.dependsOn && ticket.askedAt !== ctx.permissionChanges.count) {
         const items = [ticket.item];
         [result] = (await ctx.authorizer.authorize({ principal, items, fresh: true })) as [
           GrantReply,
@@ -214,14 +215,11 @@ async function subscribe(
         }),
       );
     }
-    const topics = grant.subjects.map((subject) => join(ctx, ws, subject, grant.subscriptionId));
-    holdSubscription(conn, {
-      id: grant.subscriptionId,
-      channel: channelNames.get(channel, channel),
-      params: heldParams(params),
-      topics: packTopics(topics),
-      dependsOn: grant.dependsOn,
-    });
+    // A new topic keeps these; a topic already there has its own, shared when the same.
+    const item = { channel: channelNames.get(channel, channel), params: heldParams(params) };
+    const id = grant.subscriptionId;
+    const topics = grant.subjects.map((subject) => join(ctx, ws, subject, id, item));
+    holdSubscription(conn, holding(id, item.channel, item.params, topics, grant.dependsOn));
     ctx.logger.debug(
       { connId: conn.id, tenant: principal.tenant, channel, subjects: grant.subjects },
       'subscribed',
@@ -254,8 +252,14 @@ function grantWithinTenant(
   return false;
 }
 
-function join(ctx: SessionContext, ws: Socket, subject: string, subscriptionId: string): Topic {
-  const topic = ctx.topics.acquire(subject, subscriptionId);
+function join(
+  ctx: SessionContext,
+  ws: Socket,
+  subject: string,
+  subscriptionId: string,
+  item: SubscribeItem,
+): Topic {
+  const topic = ctx.topics.acquire(subject, subscriptionId, item);
   ws.subscribe(topic.name);
   return topic;
 }
@@ -348,12 +352,13 @@ export async function reevaluate(
       const have = new Set(kept.map(subjectOf));
       const joining = result.grant.subjects.filter((subject) => !have.has(subject));
       added.push(...joining);
-      const joined = joining.map((subject) => join(ctx, ws, subject, id));
-      holdSubscription(conn, {
-        ...held,
-        topics: packTopics(kept.concat(joined)),
-        dependsOn: result.grant.dependsOn,
-      });
+      const item = { channel: held.channel, params: held.params };
+      const joined = joining.map((subject) => join(ctx, ws, subject, id, item));
+      const { dependsOn } = result.grant;
+      holdSubscription(
+        conn,
+        holding(id, held.channel, held.params, kept.concat(joined), dependsOn),
+      );
       return;
     }
     dropSubscription(ctx, ws, id);
@@ -395,11 +400,9 @@ export async function reevaluate(
 
 /** Releases everything a closed connection held. uWebSockets.js already dropped its topics. */
 export function releaseConnection(ctx: SessionContext, conn: Connection): void {
-  clearTimeout(conn.authTimer);
-  clearTimeout(conn.expiryTimer);
   if (conn.lease) ctx.leases.release(conn.lease);
   conn.lease = undefined;
   for (const held of conn.subscriptions)
     for (const topic of topicsOf(held)) ctx.topics.release(topic);
-  conn.subscriptions = [];
+  conn.subscriptions = NO_SUBSCRIPTIONS;
 }

@@ -31,6 +31,7 @@ function setup(onPublish: (topic: string) => void = () => undefined) {
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 const ROOM = 'sb.ev.t.chat.messages.r1';
+const ITEM = { channel: 'chat.messages', params: { room_id: 'r1' } };
 
 /** Publishes one event on `subject` and waits until the bus has delivered it. */
 async function publishEvent(bus: MemoryBus, subject: string): Promise<void> {
@@ -41,8 +42,8 @@ async function publishEvent(bus: MemoryBus, subject: string): Promise<void> {
 describe('TopicRegistry', () => {
   it('holds one bus subscription per subject, however many sockets share it, and drops it with the last', () => {
     const { registry, live } = setup();
-    const a = registry.acquire(ROOM, 'sub_1');
-    const b = registry.acquire(ROOM, 'sub_1');
+    const a = registry.acquire(ROOM, 'sub_1', ITEM);
+    const b = registry.acquire(ROOM, 'sub_1', ITEM);
     expect(a).toBe(b);
     expect(live()).toBe(1);
 
@@ -60,9 +61,9 @@ describe('TopicRegistry', () => {
     bus.flush = () => (flushes++, flush());
 
     const subjects = ['sb.ev.t.chat.messages.r1', 'sb.ev.t.chat.messages.r2'];
-    for (const subject of subjects) registry.acquire(subject, 'sub_1');
+    for (const subject of subjects) registry.acquire(subject, 'sub_1', ITEM);
     await registry.registered(subjects);
-    registry.acquire('sb.ev.t.chat.messages.r3', 'sub_1');
+    registry.acquire('sb.ev.t.chat.messages.r3', 'sub_1', ITEM);
     await registry.registered(['sb.ev.t.chat.messages.r3']);
 
     expect(flushes).toBe(2);
@@ -70,8 +71,8 @@ describe('TopicRegistry', () => {
 
   it('builds one frame per message and subscription id, not per socket', async () => {
     const { bus, registry, published } = setup();
-    for (let i = 0; i < 100; i++) registry.acquire(ROOM, 'sub_1');
-    registry.acquire(ROOM, 'sub_2');
+    for (let i = 0; i < 100; i++) registry.acquire(ROOM, 'sub_1', ITEM);
+    registry.acquire(ROOM, 'sub_2', ITEM);
 
     await publishEvent(bus, ROOM);
 
@@ -89,9 +90,9 @@ describe('TopicRegistry', () => {
     const { bus, registry, published } = setup((topic) => {
       if (first && topic === first.name) registry.release(first);
     });
-    first = registry.acquire(ROOM, 'sub_1');
-    registry.acquire(ROOM, 'sub_2');
-    registry.acquire(ROOM, 'sub_3');
+    first = registry.acquire(ROOM, 'sub_1', ITEM);
+    registry.acquire(ROOM, 'sub_2', ITEM);
+    registry.acquire(ROOM, 'sub_3', ITEM);
 
     await publishEvent(bus, ROOM);
 
@@ -101,7 +102,7 @@ describe('TopicRegistry', () => {
 
   it('drops bus messages that are not events, and counts them', async () => {
     const { bus, registry, published } = setup();
-    registry.acquire(ROOM, 'sub_1');
+    registry.acquire(ROOM, 'sub_1', ITEM);
     bus.publish(ROOM, Buffer.from('{"type":"other"}'));
     await tick();
     expect(published).toHaveLength(0);

@@ -1,12 +1,22 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 
 import type { Bus, BusMessage, BusSubscription } from '@switchboard/bus';
-import { eventFrame, eventFramePrefix, isBusEvent } from '@switchboard/protocol';
+import {
+  eventFrame,
+  eventFramePrefix,
+  isBusEvent,
+  type SubscribeItem,
+} from '@switchboard/protocol';
 import { contextFromHeaders, SpanKind, tracer } from '@switchboard/telemetry';
 
 /**
  * A topic sockets join: the events of one subject, framed for one subscription id. Made
  * by `TopicRegistry.acquire` and handed back to its `release`; sockets join it by name.
+ *
+ * It also keeps the channel and parameters its first member subscribed with, so that the
+ * connections holding it with the same ones share those, and a subscription that has just
+ * this one topic (and no delegate resources) can be held as the topic itself: `id`,
+ * `topics` and `dependsOn` make it a `HeldSubscription` (see `holding` in connection.ts).
  */
 export class Topic {
   /** Built on the first event, so idle topics do not hold one. */
@@ -14,42 +24,62 @@ export class Topic {
   members = 0;
 
   constructor(
-    /**
-     * The uWebSockets.js topic: a short name of our own, so uWebSockets.js stores it
-     * inline rather than in a separate allocation (it keeps a copy per topic).
-     */
-    readonly name: string,
+    /** Makes the name; a small integer, where a name string would cost 24 bytes a topic. */
+    readonly serial: number,
     readonly subscriptionId: string,
-    readonly subject: SubjectEntry,
+    /** The bus subscription of the topic's subject, shared by its topics. */
+    readonly subscription: BusSubscription,
+    readonly channel: string,
+    readonly params: Readonly<Record<string, string>>,
   ) {}
-}
 
-/** The topics of a subject: most subjects feed one, kept without an array of its own. */
-type Topics = Topic | readonly Topic[];
-
-interface SubjectEntry {
-  readonly subscription: BusSubscription;
-  /** Set until the bus has registered the subscription; kept if that failed. */
-  registered: Promise<void> | undefined;
   /**
-   * Topics fed by this subject, one per subscription id. Replaced, never changed in
-   * place, so a socket closed during a delivery cannot make it skip one.
+   * The uWebSockets.js topic: a short name of our own, so uWebSockets.js stores it
+   * inline rather than in a separate allocation (it keeps a copy per topic).
    */
-  topics: Topics;
+  get name(): string {
+    return `t${this.serial.toString(36)}`;
+  }
+
+  get id(): string {
+    return this.subscriptionId;
+  }
+
+  get topics(): Topic {
+    return this;
+  }
+
+  get dependsOn(): undefined {
+    return undefined;
+  }
 }
+
+/**
+ * The topics of a subject, one per subscription id: most subjects feed one, kept without
+ * an array of its own. Replaced, never changed in place, so a socket closed during a
+ * delivery cannot make it skip one.
+ */
+type Topics = Topic | readonly Topic[];
 
 function findTopic(topics: Topics, subscriptionId: string): Topic | undefined {
   if (topics instanceof Topic) return topics.subscriptionId === subscriptionId ? topics : undefined;
   return topics.find((topic) => topic.subscriptionId === subscriptionId);
 }
 
-function withTopic(topics: Topics, topic: Topic): Topics {
-  if (topics instanceof Topic) return [topics, topic];
-  return topics.length === 0 ? topic : topics.concat(topic);
+/** The subject's bus subscription, from any of its topics. */
+function subscriptionOf(topics: Topics): BusSubscription | undefined {
+  return topics instanceof Topic ? topics.subscription : topics[0]?.subscription;
 }
 
-function withoutTopic(topics: Topics, topic: Topic): Topics {
-  if (topics instanceof Topic) return topics === topic ? [] : topics;
+function withTopic(topics: Topics | undefined, topic: Topic): Topics {
+  if (topics === undefined) return topic;
+  if (topics instanceof Topic) return [topics, topic];
+  return topics.concat(topic);
+}
+
+/** What is left of `topics` without `topic`; undefined when nothing. */
+function withoutTopic(topics: Topics, topic: Topic): Topics | undefined {
+  if (topics instanceof Topic) return topics === topic ? undefined : topics;
   const index = topics.indexOf(topic);
   if (index < 0) return topics;
   // `toSpliced` makes an exactly sized array, where `filter` leaves room for 16 more.
@@ -70,7 +100,13 @@ export interface TopicStats {
  * not grow with the number of subscribers.
  */
 export class TopicRegistry {
-  readonly #subjects = new Map<string, SubjectEntry>();
+  /** The topics of each subject subscribed; their bus subscription is the subject's. */
+  readonly #subjects = new Map<string, Topics>();
+  /**
+   * Subjects whose bus subscription is not registered yet, with the flush that registers
+   * it; one that failed stays until its subject goes, for `registered()`.
+   */
+  readonly #registering = new Map<string, Promise<void>>();
   #topicCount = 0;
   #lastTopic = 0;
   #malformed = 0;
@@ -97,13 +133,18 @@ export class TopicRegistry {
     this.#published = 0;
   }
 
-  /** Counts one more member of the topic for (subject, subscription id). */
-  acquire(subject: string, subscriptionId: string): Topic {
-    const entry = this.#subjects.get(subject) ?? this.#subscribe(subject);
-    let topic = findTopic(entry.topics, subscriptionId);
+  /**
+   * Counts one more member of the topic for (subject, subscription id); a new topic keeps
+   * `item`, which its members should not change afterwards.
+   */
+  acquire(subject: string, subscriptionId: string, item: SubscribeItem): Topic {
+    const topics = this.#subjects.get(subject);
+    let topic = topics && findTopic(topics, subscriptionId);
     if (!topic) {
-      topic = new Topic(`t${(++this.#lastTopic).toString(36)}`, subscriptionId, entry);
-      entry.topics = withTopic(entry.topics, topic);
+      const subscription = (topics && subscriptionOf(topics)) ?? this.#subscribe(subject);
+      const serial = ++this.#lastTopic;
+      topic = new Topic(serial, subscriptionId, subscription, item.channel, item.params);
+      this.#subjects.set(subject, withTopic(topics, topic));
       this.#topicCount++;
     }
     topic.members++;
@@ -115,7 +156,7 @@ export class TopicRegistry {
    * event published after a `subscription_success` is never missed.
    */
   async registered(subjects: readonly string[]): Promise<void> {
-    const pending = subjects.flatMap((subject) => this.#subjects.get(subject)?.registered ?? []);
+    const pending = subjects.flatMap((subject) => this.#registering.get(subject) ?? []);
     await Promise.all(pending);
   }
 
@@ -124,16 +165,18 @@ export class TopicRegistry {
     if (topic.members <= 0 || --topic.members > 0) return;
 
     this.#topicCount--;
-    const entry = topic.subject;
-    entry.topics = withoutTopic(entry.topics, topic);
-    if (entry.topics instanceof Topic || entry.topics.length > 0) return;
-    entry.subscription.unsubscribe();
-    this.#subjects.delete(entry.subscription.subject);
+    const { subject } = topic.subscription;
+    const topics = this.#subjects.get(subject);
+    const rest = topics && withoutTopic(topics, topic);
+    if (rest) return void this.#subjects.set(subject, rest);
+    topic.subscription.unsubscribe();
+    this.#subjects.delete(subject);
+    this.#registering.delete(subject);
   }
 
   /** The subject a topic of `acquire` listens on. */
   subjectOf(topic: Topic): string {
-    return topic.subject.subscription.subject;
+    return topic.subscription.subject;
   }
 
   /**
@@ -153,27 +196,27 @@ export class TopicRegistry {
     return { subjects: this.#subjects.size, topics: this.#topicCount, malformed: this.#malformed };
   }
 
-  #subscribe(subject: string): SubjectEntry {
+  #subscribe(subject: string): BusSubscription {
     const subscription = this.bus.subscribe(subject, this.#onMessage);
-    const entry: SubjectEntry = { subscription, topics: [], registered: undefined };
     const registered = this.#flushSoon();
-    entry.registered = registered;
-    // Once registered, the entry lets go of the promise; a failure stays for `registered()`.
+    this.#registering.set(subject, registered);
+    // Once registered, the subject lets go of the promise; a failure stays for `registered()`.
     registered.then(
-      () => (entry.registered = undefined),
+      () => {
+        if (this.#registering.get(subject) === registered) this.#registering.delete(subject);
+      },
       () => undefined,
     );
-    this.#subjects.set(subject, entry);
-    return entry;
+    return subscription;
   }
 
   /** Shared by every subject, so a subject holds no closure of its own. */
   readonly #onMessage = (message: BusMessage, subscription: BusSubscription): void => {
-    const entry = this.#subjects.get(subscription.subject);
-    if (entry?.subscription === subscription) this.#deliver(entry, message);
+    const topics = this.#subjects.get(subscription.subject);
+    if (topics && subscriptionOf(topics) === subscription) this.#deliver(topics, message);
   };
 
-  #deliver(entry: SubjectEntry, message: BusMessage): void {
+  #deliver(topics: Topics, message: BusMessage): void {
     if (!isBusEvent(message.data)) {
       this.#malformed++;
       return this.onMalformed(message.subject);
@@ -186,7 +229,6 @@ export class TopicRegistry {
         )
       : undefined;
 
-    const { topics } = entry;
     if (topics instanceof Topic) this.#publish(topics, message.data);
     else for (const topic of topics) this.#publish(topic, message.data);
     span?.end();

@@ -24,6 +24,8 @@ export interface BenchContext {
   readonly cpuProfile: boolean;
   /** Switchboard's support services write `.cpuprofile` files into `artefactDir` when they stop. */
   readonly profileServices: boolean;
+  /** The idle scenario writes `idle-<system>-{before,after}.heapsnapshot` into `artefactDir`. */
+  readonly heapSnapshot: boolean;
   readonly publisher: Publisher;
   progress(line: string): void;
 }

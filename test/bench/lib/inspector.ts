@@ -1,3 +1,6 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+
 import WebSocket from 'ws';
 
 /** Heap numbers V8 reports after a full GC. */
@@ -10,6 +13,9 @@ interface Reply {
   readonly id?: number;
   readonly result?: Record<string, unknown>;
   readonly error?: { readonly message: string };
+  /** Set on events, which carry `params` instead of a result. */
+  readonly method?: string;
+  readonly params?: Record<string, unknown>;
 }
 
 /**
@@ -48,6 +54,16 @@ export class InspectorSession {
     });
   }
 
+  /** Calls `listener` with the parameters of each `method` event until the returned function is called. */
+  on(method: string, listener: (params: Record<string, unknown>) => void): () => void {
+    const onMessage = (raw: WebSocket.RawData): void => {
+      const msg = JSON.parse((raw as Buffer).toString('utf8')) as Reply;
+      if (msg.method === method) listener(msg.params ?? {});
+    };
+    this.#socket.on('message', onMessage);
+    return () => this.#socket.off('message', onMessage);
+  }
+
   close(): void {
     this.#socket.close();
   }
@@ -63,6 +79,27 @@ export async function collectAndMeasureHeap(inspectorUrl: string): Promise<HeapU
     return { usedBytes: Number(usage.usedSize ?? 0), totalBytes: Number(usage.totalSize ?? 0) };
   } finally {
     session.close();
+  }
+}
+
+/**
+ * Writes a V8 heap snapshot (a `.heapsnapshot` file, for Chrome DevTools or
+ * `heap-summary.ts`) to `path`. Taking it runs a full GC first, so it holds live objects only.
+ */
+export async function writeHeapSnapshot(inspectorUrl: string, path: string): Promise<void> {
+  const session = await InspectorSession.open(inspectorUrl);
+  const file = createWriteStream(path);
+  // Chunks arrive as events before the call's reply; a slow disk must not lose any.
+  const stop = session.on('HeapProfiler.addHeapSnapshotChunk', (params) => {
+    if (typeof params.chunk === 'string') file.write(params.chunk);
+  });
+  try {
+    await session.call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+  } finally {
+    stop();
+    session.close();
+    file.end();
+    await once(file, 'close');
   }
 }
 

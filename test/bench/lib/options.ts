@@ -15,10 +15,13 @@ export interface RunOptions {
   readonly cpuProfile: boolean;
   /** Run Switchboard's auth, channel-authorizer and publisher under `node --cpu-prof`. */
   readonly profileServices: boolean;
+  /** Write heap snapshots of each Node server before and after the idle connections open. */
+  readonly heapSnapshot: boolean;
   readonly portBase: number;
 }
 
 const USAGE = `usage: tsx test/bench/run.ts [--quick | --smoke] [--systems a,b] [--scenarios x,y] [--no-profile]
+       [--profile-services] [--heap-snapshot]
   env: BENCH_OUT (results JSON), BENCH_PORT_BASE (default 19100),
        BENCH_SERVER_CPU / BENCH_LOAD_CPUS (taskset core lists, default 1 / 0)`;
 
@@ -41,6 +44,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
   let scenarios: string[] = [];
   let cpuProfile = true;
   let profileServices = false;
+  let heapSnapshot = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
@@ -50,6 +54,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
     else if (flag === '--full') mode = 'full';
     else if (flag === '--no-profile') cpuProfile = false;
     else if (flag === '--profile-services') profileServices = true;
+    else if (flag === '--heap-snapshot') heapSnapshot = true;
     else if (flag === '--systems') {
       const wanted = list(value());
       const unknown = wanted.filter((s) => !(SYSTEM_NAMES as readonly string[]).includes(s));
@@ -70,6 +75,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
     chartDir: join(benchDir, 'results'),
     cpuProfile: cpuProfile && mode !== 'smoke',
     profileServices,
+    heapSnapshot,
     portBase: Number(process.env.BENCH_PORT_BASE ?? 19100),
   };
 }

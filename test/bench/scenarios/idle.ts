@@ -1,5 +1,7 @@
+import { join } from 'node:path';
+
 import type { BenchContext } from '../lib/context.ts';
-import { collectAndMeasureHeap, type HeapUsage } from '../lib/inspector.ts';
+import { collectAndMeasureHeap, writeHeapSnapshot, type HeapUsage } from '../lib/inspector.ts';
 import { processRssBytes, startCpuWindow, tcpSocketMemory } from '../lib/procfs.ts';
 import { connectSubscribers } from '../lib/subscribers.ts';
 import type { ServerHandle, SystemUnderTest } from '../systems/types.ts';
@@ -19,6 +21,23 @@ async function snapshot(handle: ServerHandle): Promise<Snapshot> {
   return { rss: processRssBytes(handle.server.pid), heap, socketBytes: tcpSocketMemory().bytes };
 }
 
+/**
+ * With `--heap-snapshot`, a snapshot after the measurement (which it must not disturb); the
+ * memory V8 uses to build it stays with the process, so that run's RSS figure is inflated.
+ */
+async function maybeWriteHeapSnapshot(
+  ctx: BenchContext,
+  handle: ServerHandle,
+  when: 'before' | 'after',
+): Promise<string | undefined> {
+  const url = handle.server.inspectorUrl;
+  if (!ctx.heapSnapshot || !url) return undefined;
+  const path = join(ctx.artefactDir, `idle-${handle.system}-${when}.heapsnapshot`);
+  await writeHeapSnapshot(url, path);
+  ctx.progress(`heap snapshot: ${path}`);
+  return path;
+}
+
 /** Scenario 1: connections with a personal and a shared subscription, doing nothing. */
 export const idle: Scenario = {
   id: 'idle',
@@ -34,6 +53,7 @@ export const idle: Scenario = {
     try {
       await sleep(ctx.sizes.idleSettleS * 1000);
       const before = await snapshot(handle);
+      const beforeSnapshot = await maybeWriteHeapSnapshot(ctx, handle, 'before');
       const { gen } = await connectSubscribers(ctx, handle, {
         conns: n,
         probes: 0,
@@ -42,6 +62,7 @@ export const idle: Scenario = {
       try {
         await sleep(ctx.sizes.idleSettleS * 1000);
         const after = await snapshot(handle);
+        const afterSnapshot = await maybeWriteHeapSnapshot(ctx, handle, 'after');
         const endCpu = startCpuWindow({ server: handle.server.pid });
         await sleep(Math.max(1000, ctx.sizes.idleSettleS * 2000));
         const cpu = endCpu();
@@ -55,6 +76,10 @@ export const idle: Scenario = {
           `${n} connections, 2 subscriptions each; after a forced GC through the inspector, minus the idle process`,
           `kernel TCP memory ${perConn(after.socketBytes, before.socketBytes)} bytes per connection (client and server ends, both on this machine)`,
         ];
+        if (afterSnapshot)
+          notes.push(
+            `heap snapshots taken: RSS is inflated; per connection: npx tsx test/bench/lib/heap-summary.ts ${beforeSnapshot} ${afterSnapshot} --per ${n}`,
+          );
         return {
           values: {
             'idle RSS per connection': perConn(after.rss, before.rss),
