@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const common = { NATS_URL: natsUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   const origins = { ALLOWED_ORIGINS: process.env.ALLOWED_ORIGINS ?? 'localhost' };
   // glibc settings that keep the gateways' resident memory down (docs/configuration.md).
-  const malloc = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072' };
+  const malloc = { MALLOC_ARENA_MAX: '2' };
   await Promise.all([
     service('auth', 'auth', { ...common, SWITCHBOARD_CONFIG: configPath }),
     service('channel-authorizer', 'channel-authorizer', common),

@@ -57,7 +57,10 @@ function spoiledByForeignLoad(s: StepResult): boolean {
   return !passes(s) && !bound && s.foreignLoad > FOREIGN_LOAD_RETRY;
 }
 
-/** Steps the publish rate up (doubling, then one bisection) until a step fails. */
+/** Bisection steps after the doubling has found a failing rate. */
+const MAX_BISECTIONS = 3;
+
+/** Steps the publish rate up (doubling, then bisection) until a step fails. */
 async function findKnee(
   ctx: BenchContext,
   run: (rate: number) => Promise<StepResult>,
@@ -93,9 +96,15 @@ async function findKnee(
     best = step;
     rate *= 2;
   }
-  if (best && firstFail && ctx.sizes.mode !== 'smoke') {
-    const step = await measureOnce(Math.round((best.rate + firstFail.rate) / 2));
+  // Bisect until the knee is known to within an eighth of the best rate (at most three
+  // steps): with one bisection the result could sit a third below the knee, so two systems
+  // whose knees were close could come out 1.5 times apart.
+  let fail = firstFail;
+  for (let i = 0; best && fail && ctx.sizes.mode !== 'smoke' && i < MAX_BISECTIONS; i++) {
+    if (fail.rate - best.rate <= best.rate / 8) break;
+    const step = await measureOnce(Math.round((best.rate + fail.rate) / 2));
     if (passes(step)) best = step;
+    else fail = step;
   }
   return { best, firstFail, steps, retries };
 }

@@ -133,9 +133,8 @@ export class SwitchboardSystem implements SystemUnderTest {
         // Every bench client comes from 127.0.0.x; the baselines have no per-address limit either.
         CONNECT_RATE_PER_ADDRESS: '0',
         LOG_LEVEL: 'warn',
-        // The glibc settings docs/configuration.md recommends for gateways.
+        // The glibc setting docs/configuration.md recommends for gateways.
         MALLOC_ARENA_MAX: '2',
-        MALLOC_TRIM_THRESHOLD_: '131072',
         ...options.env,
       },
       cpus: ctx.cpus.server,
