@@ -171,15 +171,28 @@ describe('NatsBus against a real nats-server', () => {
   });
 });
 
-describe('NatsBus across a NATS restart', () => {
+describe.each([
+  { lean: true, kind: 'lean subscriptions' },
+  { lean: false, kind: "nats.js's own subscriptions" },
+])('NatsBus across a NATS restart, with $kind', ({ lean }) => {
   let nats: NatsServer;
   let bus: NatsBus;
   let publisher: NatsBus;
 
   beforeAll(async () => {
     nats = await startNats();
-    bus = await NatsBus.connect({ servers: nats.url, name: 'test-restart' });
+    bus = await NatsBus.connect({
+      servers: nats.url,
+      name: 'test-restart',
+      leanSubscriptions: lean,
+    });
     publisher = await NatsBus.connect({ servers: nats.url, name: 'test-restart-pub' });
+  });
+
+  it(lean ? 'uses lean subscriptions with the installed nats-core' : "uses nats.js's", () => {
+    // A nats.js upgrade that changes the internals lean subscriptions rely on fails here,
+    // rather than silently costing the gateway some 300 bytes per subject.
+    expect(bus.leanSubscriptions).toBe(lean);
   });
 
   afterAll(async () => {

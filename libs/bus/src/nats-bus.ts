@@ -36,6 +36,12 @@ export interface NatsBusOptions {
    * offers it; client certificates are not configurable yet.
    */
   readonly credsFile?: string;
+  /**
+   * Subscriptions as small objects in nats-core's own table (the default, see
+   * `LeanSubscription`); false makes plain nats.js subscriptions, as the bus also does when
+   * nats-core's internals do not have the expected shape.
+   */
+  readonly leanSubscriptions?: boolean;
 }
 
 function toNatsHeaders(headers: BusHeaders | undefined): MsgHdrs | undefined {
@@ -199,10 +205,10 @@ export class NatsBus implements Bus {
   readonly #lean: LeanContext | undefined;
   readonly #requests: NatsRequests;
 
-  private constructor(nc: NatsConnection) {
+  private constructor(nc: NatsConnection, lean: boolean) {
     this.#nc = nc;
     this.#requests = new NatsRequests(nc);
-    const connection = connectionInternals(nc);
+    const connection = lean ? connectionInternals(nc) : undefined;
     this.#lean = connection && {
       connection,
       protocol: connection.protocol,
@@ -225,7 +231,12 @@ export class NatsBus implements Bus {
         ? credsAuthenticator(new Uint8Array(readFileSync(options.credsFile)))
         : undefined,
     });
-    return new NatsBus(nc);
+    return new NatsBus(nc, options.leanSubscriptions ?? true);
+  }
+
+  /** Whether subscriptions are lean ones (false: nats.js's own; see `NatsBusOptions`). */
+  get leanSubscriptions(): boolean {
+    return this.#lean !== undefined;
   }
 
   get maxPayloadBytes(): number {
