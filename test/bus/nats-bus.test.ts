@@ -30,6 +30,13 @@ describe('NatsBus against a real nats-server', () => {
     await nats?.stop();
   });
 
+  /** Publishes from `a`; returns once `b` has received whatever it was going to. */
+  async function sendAndSettle(subject: string, body: string): Promise<void> {
+    a.publish(subject, Buffer.from(body));
+    await a.flush();
+    await b.flush();
+  }
+
   it('delivers a publish to a wildcard subscriber on another connection, headers included', async () => {
     const received = new Promise<BusMessage>((resolve) => {
       b.subscribe('t.wild.*', resolve);
@@ -47,14 +54,10 @@ describe('NatsBus against a real nats-server', () => {
     const received: string[] = [];
     const sub = b.subscribe('t.unsub.x', (m) => received.push(text(m)));
     await b.flush();
-    a.publish('t.unsub.x', Buffer.from('one'));
-    await a.flush();
-    await b.flush();
+    await sendAndSettle('t.unsub.x', 'one');
     sub.unsubscribe();
     await b.flush();
-    a.publish('t.unsub.x', Buffer.from('two'));
-    await a.flush();
-    await b.flush();
+    await sendAndSettle('t.unsub.x', 'two');
     expect(received).toEqual(['one']);
   });
 
@@ -157,14 +160,10 @@ describe('NatsBus against a real nats-server', () => {
     });
     const other = b.subscribe('t.throw.x', (m) => received.push(text(m)));
     await b.flush();
-    a.publish('t.throw.x', Buffer.from('one'));
-    await a.flush();
-    await b.flush();
+    await sendAndSettle('t.throw.x', 'one');
     failing.unsubscribe();
     failing.unsubscribe();
-    a.publish('t.throw.x', Buffer.from('two'));
-    await a.flush();
-    await b.flush();
+    await sendAndSettle('t.throw.x', 'two');
     other.unsubscribe();
     expect(received).toEqual(['one', 'two']);
     expect(statuses.filter((s) => s.type === 'handler_error')).toHaveLength(1);

@@ -77,6 +77,26 @@ function toBusMessage(msg: IncomingMsg): BusMessage {
 }
 
 /**
+ * Hands a message to a bus handler, for both kinds of subscription: an error from NATS (a
+ * permissions violation) or a throwing handler becomes a status, never an exception in
+ * nats-core's parser.
+ */
+function dispatch(
+  error: Error | null,
+  msg: Msg,
+  handler: BusHandler,
+  subscription: BusSubscription,
+  emit: (status: BusStatus) => void,
+): void {
+  if (error) return emit({ type: 'error', error });
+  try {
+    handler(toBusMessage(msg), subscription);
+  } catch (cause) {
+    emit({ type: 'handler_error', subject: msg.subject, error: cause });
+  }
+}
+
+/**
  * The parts of nats-core 3.x's protocol handler (`NatsConnectionImpl.protocol`) that a
  * `LeanSubscription` relies on. Its `subscriptions` table maps subscription ids to
  * subscriptions: `processMsg` finds one there, adds to its `received` and calls its
@@ -126,7 +146,7 @@ function connectionInternals(nc: NatsConnection): ConnectionInternals | undefine
 interface LeanContext {
   readonly connection: ConnectionInternals;
   readonly protocol: ProtocolInternals;
-  emit(status: BusStatus): void;
+  readonly emit: (status: BusStatus) => void;
 }
 
 /**
@@ -152,12 +172,7 @@ class LeanSubscription implements BusSubscription {
 
   /** Called by nats-core with each message, or with an error (a permissions violation). */
   callback(error: Error | null, msg: Msg): void {
-    if (error) return this.context.emit({ type: 'error', error });
-    try {
-      this.handler(toBusMessage(msg), this);
-    } catch (cause) {
-      this.context.emit({ type: 'handler_error', subject: msg.subject, error: cause });
-    }
+    dispatch(error, msg, this.handler, this, this.context.emit);
   }
 
   unsubscribe(): void {
@@ -262,14 +277,8 @@ export class NatsBus implements Bus {
     }
     const subscription: NatsJsSubscription = new NatsJsSubscription(
       this.#nc.subscribe(subject, {
-        callback: (error, msg) => {
-          if (error) return this.#emit({ type: 'error', error });
-          try {
-            handler(toBusMessage(msg), subscription);
-          } catch (cause) {
-            this.#emit({ type: 'handler_error', subject: msg.subject, error: cause });
-          }
-        },
+        callback: (error, msg) =>
+          dispatch(error, msg, handler, subscription, (status) => this.#emit(status)),
       }),
     );
     return subscription;
