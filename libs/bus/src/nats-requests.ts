@@ -1,9 +1,4 @@
-import {
-  createInbox,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-} from '@nats-io/transport-node';
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 
 import { BusClosedError, BusNoRespondersError, BusTimeoutError } from './errors.ts';
 
@@ -45,7 +40,6 @@ export class NatsRequests {
   readonly #pending = new Map<string, Pending>();
   #inbox: string | undefined;
   #lastToken = 0;
-  #closed = false;
 
   constructor(private readonly nc: NatsConnection) {
     nc.closed().then(
@@ -54,19 +48,13 @@ export class NatsRequests {
     );
   }
 
-  /** Requests waiting for a reply. */
-  get size(): number {
-    return this.#pending.size;
-  }
-
   request(
     subject: string,
     data: Uint8Array,
     timeoutMs: number,
     headers: MsgHdrs | undefined,
   ): Promise<Msg> {
-    if (this.#closed || this.nc.isClosed() || this.nc.isDraining())
-      return Promise.reject(new BusClosedError());
+    if (this.nc.isClosed() || this.nc.isDraining()) return Promise.reject(new BusClosedError());
     const inbox = this.#inbox ?? this.#subscribe();
     const token = (++this.#lastToken).toString(36);
     return new Promise<Msg>((resolve, reject) => {
@@ -120,7 +108,6 @@ export class NatsRequests {
   readonly #expire = (token: string): void => {
     const pending = this.#pending.get(token);
     if (!pending) return;
-    pending.timer = undefined;
     this.#settle(token, pending)?.reject(new BusTimeoutError(pending.subject));
   };
 
@@ -133,7 +120,6 @@ export class NatsRequests {
   }
 
   #failAll(error: () => Error): void {
-    if (this.nc.isClosed()) this.#closed = true;
     for (const [token, pending] of [...this.#pending])
       this.#settle(token, pending)?.reject(error());
   }
