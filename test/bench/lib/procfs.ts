@@ -80,6 +80,15 @@ export interface CpuWindow {
 }
 
 /** Starts a CPU measurement over the given processes; call the result to end it. */
+/** The busy share (0–1) a window measured for a core list, when the list names one core. */
+export function busyOfCore(
+  cores: string | undefined,
+  coreBusy: Readonly<Record<string, number>>,
+): number | undefined {
+  if (cores === undefined || !/^\d+$/.test(cores)) return undefined;
+  return coreBusy[`cpu${cores}`];
+}
+
 export function startCpuWindow(pids: Record<string, number>): () => CpuWindow {
   const t0 = performance.now();
   const before = Object.fromEntries(

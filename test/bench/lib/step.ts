@@ -1,7 +1,7 @@
 import type { ServerHandle } from '../systems/types.ts';
 import type { BenchContext } from './context.ts';
 import type { CountReport, Loadgen, Percentiles } from './loadgen.ts';
-import { startCpuWindow, type CpuWindow } from './procfs.ts';
+import { busyOfCore, startCpuWindow, type CpuWindow } from './procfs.ts';
 import type { PublishJob, PublishResult, RoomSequences } from './publish.ts';
 
 /** A generator using more than this share of its core is the bottleneck, not the server. */
@@ -91,9 +91,7 @@ function problemsOf(
 }
 
 function foreignLoad(ctx: BenchContext, cpu: CpuWindow, serverCpuS: number): number {
-  const core = ctx.cpus.server;
-  if (core === undefined || !/^\d+$/.test(core)) return 0;
-  const busy = cpu.coreBusy[`cpu${core}`] ?? 0;
+  const busy = busyOfCore(ctx.cpus.server, cpu.coreBusy) ?? 0;
   return Math.max(0, busy - serverCpuS / cpu.wallSeconds);
 }
 

@@ -1,4 +1,5 @@
 import type { BenchContext } from '../lib/context.ts';
+import { busyOfCore } from '../lib/procfs.ts';
 import { RoomSequences } from '../lib/publish.ts';
 import { runStep, type StepResult } from '../lib/step.ts';
 import { connectSubscribers } from '../lib/subscribers.ts';
@@ -11,9 +12,8 @@ const SUBSCRIBERS = 10;
 const ROOM = 'r1';
 
 /** Busy share (%) of a core list that names one core. */
-function coreBusy(core: string | undefined, step: StepResult): number | undefined {
-  if (core === undefined || !/^\d+$/.test(core)) return undefined;
-  const busy = step.coreBusy[`cpu${core}`];
+function coreBusy(cores: string | undefined, step: StepResult): number | undefined {
+  const busy = busyOfCore(cores, step.coreBusy);
   return busy === undefined ? undefined : Math.round(busy * 100);
 }
 

@@ -1,6 +1,6 @@
 import type { BenchContext } from '../lib/context.ts';
 import type { ReadyReport } from '../lib/loadgen.ts';
-import { startCpuWindow } from '../lib/procfs.ts';
+import { busyOfCore, startCpuWindow } from '../lib/procfs.ts';
 import { connectSubscribers } from '../lib/subscribers.ts';
 import type { SystemUnderTest } from '../systems/types.ts';
 import { invalid, type Outcome, type Scenario } from './types.ts';
@@ -78,12 +78,11 @@ export const storm: Scenario = {
         );
         const cpu = endCpu();
         await gen.quit();
-        const loadCore = ctx.cpus.load?.split(/[,-]/)[0];
         const wave = summary(
           rate || 'unthrottled',
           ready,
           cpu.seconds.server ?? 0,
-          loadCore === undefined ? undefined : cpu.coreBusy[`cpu${loadCore}`],
+          busyOfCore(ctx.cpus.load, cpu.coreBusy),
         );
         runs.push(wave);
         ctx.progress(
