@@ -9,30 +9,38 @@ import type { BenchResults } from './lib/results.ts';
 
 const RUN = join(import.meta.dirname, 'run.ts');
 
+/**
+ * A random port base below Linux's ephemeral range (32768 and up), where the outgoing connections of
+ * the tests running beside this one take their ports; five ports from it are used.
+ */
+function randomPortBase(): number {
+  return 10_000 + Math.floor(Math.random() * 22_000);
+}
+
 /** Runs `run.ts --smoke` with extra arguments and environment; returns its exit code and results. */
 function smoke(
   args: string[],
   env: Record<string, string> = {},
 ): { status: number | null; results: BenchResults; stderr: string } {
   const out = join(mkdtempSync(join(tmpdir(), 'bench-smoke-')), 'smoke.json');
-  const run = spawnSync(process.execPath, ['--import', 'tsx', RUN, '--smoke', ...args], {
-    // A random port base, so a leftover process or a parallel job cannot collide with this run.
-    env: {
-      ...process.env,
-      ...env,
-      BENCH_OUT: out,
-      BENCH_PORT_BASE: String(20_000 + Math.floor(Math.random() * 20_000)),
-    },
-    encoding: 'utf8',
-    timeout: 150_000,
-  });
-  if (!existsSync(out))
-    throw new Error(`the smoke run wrote no results (status ${run.status}):\n${run.stderr}`);
-  return {
-    status: run.status,
-    results: JSON.parse(readFileSync(out, 'utf8')) as BenchResults,
-    stderr: run.stderr,
-  };
+  // The bench checks its ports before it binds them and exits with 2 when one is taken; another
+  // process may still hold one, so a taken port means another base, up to three times.
+  for (let attempt = 1; ; attempt++) {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', RUN, '--smoke', ...args], {
+      env: { ...process.env, ...env, BENCH_OUT: out, BENCH_PORT_BASE: String(randomPortBase()) },
+      encoding: 'utf8',
+      timeout: 150_000,
+    });
+    if (!existsSync(out)) {
+      if (attempt < 3 && /is in use; pick other ports/.test(run.stderr)) continue;
+      throw new Error(`the smoke run wrote no results (status ${run.status}):\n${run.stderr}`);
+    }
+    return {
+      status: run.status,
+      results: JSON.parse(readFileSync(out, 'utf8')) as BenchResults,
+      stderr: run.stderr,
+    };
+  }
 }
 
 function numbersOf(results: BenchResults, row: string): Array<[string, unknown]> {
