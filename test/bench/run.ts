@@ -7,14 +7,15 @@ import { fileURLToPath } from 'node:url';
 import { buildLoadgen } from './lib/loadgen.ts';
 import type { BenchContext, CpuPlan } from './lib/context.ts';
 import { checkGoals } from './lib/goals.ts';
+import { isolateServerCore, type Isolation } from './lib/isolate.ts';
 import { describeMachine } from './lib/machine.ts';
 import { requireNatsServer, startNats } from './lib/nats-server.ts';
-import { parseOptions } from './lib/options.ts';
+import { parseOptions, type RunOptions } from './lib/options.ts';
 import { requireFreePorts } from './lib/ports.ts';
 import { Publisher } from './lib/publish.ts';
 import { renderTable, writeResults, type BenchResults } from './lib/results.ts';
 import { runScenarios } from './lib/runner.ts';
-import { sizesFor } from './lib/sizes.ts';
+import { sizesFor, type Sizes } from './lib/sizes.ts';
 import { writeCharts } from './lib/svg.ts';
 import { SCENARIOS } from './scenarios/index.ts';
 import { allSystems } from './systems/registry.ts';
@@ -53,9 +54,55 @@ async function main(): Promise<number> {
   };
   await requireFreePorts(ports);
   const cpus = planCpus(warnings);
+  const isolation =
+    // Not for a smoke run, which checks correctness only and runs beside other tests.
+    options.isolate &&
+    options.mode !== 'smoke' &&
+    cpus.server !== undefined &&
+    cpus.load !== undefined
+      ? isolateServerCore(cpus.server, cpus.load)
+      : undefined;
+  try {
+    return await measure({
+      started,
+      options,
+      sizes,
+      warnings,
+      natsVersion,
+      ports,
+      cpus,
+      isolation,
+    });
+  } finally {
+    isolation?.restore();
+  }
+}
+
+/** What `main` checked and set up before measuring. */
+interface Prepared {
+  readonly started: number;
+  readonly options: RunOptions;
+  readonly sizes: Sizes;
+  readonly warnings: string[];
+  readonly natsVersion: string;
+  readonly ports: Readonly<
+    Record<'nats' | 'natsMonitor' | 'server' | 'publisher' | 'ingressPublisher', number>
+  >;
+  readonly cpus: CpuPlan;
+  readonly isolation: Isolation | undefined;
+}
+
+async function measure(prepared: Prepared): Promise<number> {
+  const { started, options, sizes, warnings, natsVersion, ports, cpus, isolation } = prepared;
+  if (isolation && isolation.moved.length === 0 && isolation.refused > 0) {
+    warnings.push(
+      `no kernel thread could be moved off the server core (that needs CAP_SYS_NICE); ${isolation.refused} may run there`,
+    );
+  }
   const machine = describeMachine(
     natsVersion,
-    `server: ${cpus.server ?? 'any'}, load: ${cpus.load ?? 'any'}`,
+    `server: ${cpus.server ?? 'any'}, load: ${cpus.load ?? 'any'}` +
+      (isolation ? `, ${isolation.moved.length} kernel threads moved off the server core` : ''),
   );
   if (machine.openFileLimit.hard < 1_048_576) {
     warnings.push(
@@ -65,6 +112,11 @@ async function main(): Promise<number> {
 
   const nats = await startNats(ports.nats, ports.natsMonitor, cpus.load);
   const publisher = await Publisher.start(cpus.load);
+  if (!publisher.httpRealtime) {
+    warnings.push(
+      'the HTTP publisher (sbhttp) could not take a real-time priority (no CAP_SYS_NICE): other processes on the load core can delay its sends, which counts as ingress latency',
+    );
+  }
   const systems = allSystems().filter((s) => options.systems.includes(s.name));
   const scenarios = SCENARIOS.filter(
     (s) => options.scenarios.length === 0 || options.scenarios.includes(s.id),
@@ -105,6 +157,7 @@ async function main(): Promise<number> {
     scenarios: rows,
     goals: checkGoals(rows),
     warnings,
+    isolation: isolation && { moved: isolation.moved, refused: isolation.refused },
   };
   writeResults(options.out, results);
   if (options.mode !== 'smoke') writeCharts(options.chartDir, rows, options.systems);

@@ -10,11 +10,13 @@ const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LOADGEN_DIR = join(BENCH_DIR, 'loadgen');
 /** Where the generator binary goes; test/bench/bin is gitignored. */
 export const LOADGEN_BIN = join(BENCH_DIR, 'bin', 'sbload');
+/** The open-loop HTTP publisher (loadgen/httppub.c), built with it. */
+export const HTTP_PUBLISHER_BIN = join(BENCH_DIR, 'bin', 'sbhttp');
 
-/** Builds the C load generator with make (a no-op when it is up to date). */
+/** Builds the C load generator and HTTP publisher with make (a no-op when they are up to date). */
 export function buildLoadgen(): void {
   const result = spawnSync('make', ['-s', '-C', LOADGEN_DIR], { encoding: 'utf8' });
-  if (result.error || result.status !== 0 || !existsSync(LOADGEN_BIN)) {
+  if (result.error || result.status !== 0 || ![LOADGEN_BIN, HTTP_PUBLISHER_BIN].every(existsSync)) {
     const why = result.error?.message ?? result.stderr;
     throw new StartError(`cannot build the load generator (needs make and gcc): ${why}`);
   }

@@ -17,11 +17,13 @@ export interface RunOptions {
   readonly profileServices: boolean;
   /** Write heap snapshots of each Node server before and after the idle connections open. */
   readonly heapSnapshot: boolean;
+  /** Move the kernel threads that may run anywhere off the server core for the run. */
+  readonly isolate: boolean;
   readonly portBase: number;
 }
 
 const USAGE = `usage: tsx test/bench/run.ts [--quick | --smoke] [--systems a,b] [--scenarios x,y] [--no-profile]
-       [--profile-services] [--heap-snapshot]
+       [--profile-services] [--heap-snapshot] [--no-isolate]
   env: BENCH_OUT (results JSON), BENCH_PORT_BASE (default 19100),
        BENCH_SERVER_CPU / BENCH_LOAD_CPUS (taskset core lists, default 1 / 0)`;
 
@@ -45,6 +47,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
   let cpuProfile = true;
   let profileServices = false;
   let heapSnapshot = false;
+  let isolate = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
@@ -55,6 +58,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
     else if (flag === '--no-profile') cpuProfile = false;
     else if (flag === '--profile-services') profileServices = true;
     else if (flag === '--heap-snapshot') heapSnapshot = true;
+    else if (flag === '--no-isolate') isolate = false;
     else if (flag === '--systems') {
       const wanted = list(value());
       const unknown = wanted.filter((s) => !(SYSTEM_NAMES as readonly string[]).includes(s));
@@ -76,6 +80,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
     cpuProfile: cpuProfile && mode !== 'smoke',
     profileServices,
     heapSnapshot,
+    isolate,
     portBase: Number(process.env.BENCH_PORT_BASE ?? 19100),
   };
 }

@@ -29,11 +29,16 @@ export interface PublishResult {
   readonly achievedRate: number;
   /** How late the publisher itself sent, versus the intended times. */
   readonly lag: { readonly p50: number; readonly p99: number; readonly max: number };
-  /** Request round trips (HTTP and request modes). */
-  readonly response?: {
-    readonly p50: number;
-    readonly p99: number;
-    readonly p999: number;
-    readonly max: number;
-  };
+  /** Request round trips from the intended send time (HTTP and request modes). */
+  readonly response?: Percentiles;
+  /** HTTP only: round trips from the moment the request was written, the client's lateness left out. */
+  readonly service?: Percentiles;
+}
+
+/** Microseconds. */
+export interface Percentiles {
+  readonly p50: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
 }

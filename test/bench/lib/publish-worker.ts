@@ -3,7 +3,6 @@ import { createInterface } from 'node:readline';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import hdr from 'hdr-histogram-js';
 
-import { HttpPool } from './http-pool.ts';
 import { Ticker } from './ticker.ts';
 import type { PublishJob, PublishResult } from './publish-job.ts';
 
@@ -11,7 +10,8 @@ import type { PublishJob, PublishResult } from './publish-job.ts';
  * The open-loop publisher, run as its own process on the load core. Message i is
  * due at t0 + i/rate (a worker thread wakes it then) and carries that intended time
  * (CLOCK_MONOTONIC µs, the clock the C generator reads), so a late publisher shows up
- * as latency, not as a lower rate.
+ * as latency, not as a lower rate. NATS publishing and NATS requests only: HTTP
+ * publishing is `sbhttp`'s (loadgen/httppub.c).
  * Jobs arrive one JSON line at a time on stdin; each result goes back as one line.
  */
 // Read straight from process.hrtime: an offset to performance.now() taken at start-up was
@@ -65,7 +65,6 @@ class JobRun {
   readonly rtt = histogram();
   readonly perRoom: number[];
   readonly pad: string;
-  readonly http: HttpPool | undefined;
   readonly requestHeaders = headers();
   errors = 0;
   firstError: string | undefined;
@@ -76,29 +75,12 @@ class JobRun {
   ) {
     this.perRoom = job.rooms.map(() => 0);
     this.pad = 'x'.repeat(job.padBytes);
-    this.http = job.httpUrl
-      ? new HttpPool(job.httpUrl, job.concurrency, {
-          'content-type': 'application/json',
-          authorization: `Bearer ${job.apiKey ?? ''}`,
-        })
-      : undefined;
     this.requestHeaders.set('authorization', `Bearer ${job.apiKey ?? ''}`);
   }
 
   fail(err: unknown): void {
     this.errors++;
     this.firstError ??= err instanceof Error ? err.message : String(err);
-  }
-
-  #http(room: string, body: string, intendedUs: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.http!.post(body, (status, error) => {
-        if (error) this.fail(error);
-        else if (status !== 202) this.fail(new Error(`HTTP ${status} for room ${room}`));
-        else this.rtt.recordValue(Math.max(1, nowUs() - intendedUs));
-        resolve();
-      });
-    });
   }
 
   async #request(body: string, intendedUs: number): Promise<void> {
@@ -127,9 +109,7 @@ class JobRun {
       return undefined;
     }
     const body = `{"channel":"chat.messages","event":"bench","room_id":"${room}","data":${data}}`;
-    return job.mode === 'http'
-      ? this.#http(room, body, intendedUs)
-      : this.#request(body, intendedUs);
+    return this.#request(body, intendedUs);
   }
 
   async run(): Promise<PublishResult> {
@@ -160,7 +140,6 @@ class JobRun {
     await this.nc.flush();
     const durationS = (nowUs() - t0) / 1e6;
     await Promise.all(pending);
-    this.http?.close();
     return {
       sent: i,
       perRoom: this.perRoom,

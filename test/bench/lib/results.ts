@@ -26,6 +26,8 @@ export interface BenchResults {
   readonly scenarios: readonly ScenarioResult[];
   readonly goals: readonly GoalCheck[];
   readonly warnings: readonly string[];
+  /** Kernel threads moved off the server core for the run (see lib/isolate.ts); absent with `--no-isolate`. */
+  readonly isolation?: { readonly moved: readonly string[]; readonly refused: number };
 }
 
 /** Writes the results as JSON, creating the directory. */

@@ -32,7 +32,7 @@ export interface StepResult {
   readonly deliveriesPerCpuS: number;
   readonly serverCpu: number;
   readonly generatorCpu: number;
-  /** Share of a core each watched process used: server, generator, nats, benchPublisher, `alsoWatch`. */
+  /** Share of a core each watched process used: server, generator, nats, benchPublisher, benchHttpClient, `alsoWatch`. */
   readonly cpuShares: Record<string, number>;
   readonly coreBusy: Record<string, number>;
   /** Share of the server's core used by processes other than the server (other users, the kernel). */
@@ -121,7 +121,7 @@ export async function runStep(
     server: handle.server.pid,
     generator: gen.pid,
     nats: ctx.nats.process.pid,
-    benchPublisher: ctx.publisher.pid,
+    ...ctx.publisher.pids,
     ...spec.alsoWatch,
   });
   const publish = await ctx.publisher.run(job);
