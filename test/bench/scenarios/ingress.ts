@@ -8,12 +8,7 @@ import type { SystemUnderTest } from '../systems/types.ts';
 import { invalid, type Outcome, type Scenario } from './types.ts';
 
 const P99_LIMIT_US = 2000;
-/**
- * The unrecorded first step: it opens the client's sockets and gives V8 time to optimise the
- * publish path. With 1 s the recorded steps still had stalls of 3–15 ms, V8 compiling on the
- * one core the publisher has.
- */
-const WARM_UP_S = 5;
+
 const SUBSCRIBERS = 10;
 const ROOM = 'r1';
 
@@ -64,7 +59,7 @@ export const ingress: Scenario = {
         await runStep(ctx, handle, gen, sequences, {
           ...spec,
           rate: warmUpRate,
-          durationS: WARM_UP_S,
+          durationS: ctx.sizes.ingressWarmUpS,
         });
         for (const rate of ctx.sizes.ingressRates) {
           const step = await runStep(ctx, handle, gen, sequences, {
@@ -98,7 +93,7 @@ export const ingress: Scenario = {
             ),
       },
       notes: [
-        `the publisher service alone on the server core with the gateway of the subscribers; open-loop HTTP keep-alive client (sbhttp, C, 64 sockets) on the load core, response time from intended send time (details: the client's own lateness as clientLateUs, the round trip from the write as serviceUs); one unrecorded ${WARM_UP_S} s warm-up step; ${SUBSCRIBERS} subscribers check every event arrives`,
+        `the publisher service alone on the server core with the gateway of the subscribers; open-loop HTTP keep-alive client (sbhttp, C, 64 sockets) on the load core, response time from intended send time (details: the client's own lateness as clientLateUs, the round trip from the write as serviceUs); one unrecorded ${ctx.sizes.ingressWarmUpS} s warm-up step; ${SUBSCRIBERS} subscribers check every event arrives`,
       ],
       details: {
         steps: steps.map((s) => ({
