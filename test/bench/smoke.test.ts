@@ -43,6 +43,16 @@ function smoke(
   }
 }
 
+/** The part of an ingress step's details this test reads. */
+interface IngressStep {
+  readonly rate: number;
+  readonly achieved: number;
+  readonly loss: number;
+  readonly problems: readonly string[];
+  readonly responseUs: { readonly p50: number };
+  readonly serviceUs: { readonly p50: number };
+}
+
 function numbersOf(results: BenchResults, row: string): Array<[string, unknown]> {
   const found = results.scenarios.find((s) => s.name === row);
   return Object.entries(found?.systems ?? {}).filter(
@@ -66,6 +76,26 @@ describe('bench smoke run', () => {
       ]);
       for (const [, value] of cells) expect(typeof value).toBe('number');
     }
+  }, 180_000);
+
+  it('publishes over HTTP with sbhttp: every event arrives, each request answered', () => {
+    const { status, results, stderr } = smoke([
+      '--systems',
+      'switchboard',
+      '--scenarios',
+      'ingress',
+    ]);
+
+    expect(stderr).not.toMatch(/^smoke failure:/m);
+    expect(status).toBe(0);
+    const row = results.scenarios.find((s) => s.name.startsWith('ingress'));
+    const { steps } = row?.details?.switchboard as { steps: IngressStep[] };
+    expect(steps).toHaveLength(1);
+    const [step] = steps;
+    expect(step).toMatchObject({ rate: 200, loss: 0, problems: [] });
+    expect(step!.achieved).toBeGreaterThan(150);
+    expect(step!.responseUs.p50).toBeGreaterThan(0);
+    expect(step!.serviceUs.p50).toBeGreaterThan(0);
   }, 180_000);
 
   it('fails when a server loses deliveries', () => {

@@ -89,6 +89,9 @@ const SMOKE: Sizes = {
   manyTopicsRate: 200,
   manyTopicsMaxSteps: 1,
   stormConns: 50,
+  ingressRates: [200],
+  ingressStepS: 0.5,
+  ingressWarmUpS: 0.5,
 };
 
 /** The sizes for a mode name. */
