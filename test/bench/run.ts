@@ -16,7 +16,7 @@ import { Publisher } from './lib/publish.ts';
 import { renderTable, writeResults, type BenchResults } from './lib/results.ts';
 import { runScenarios } from './lib/runner.ts';
 import { sizesFor, type Sizes } from './lib/sizes.ts';
-import { writeCharts } from './lib/svg.ts';
+import { copyFlameGraphs, writeCharts } from './lib/svg.ts';
 import { SCENARIOS } from './scenarios/index.ts';
 import { allSystems } from './systems/registry.ts';
 
@@ -160,7 +160,10 @@ async function measure(prepared: Prepared): Promise<number> {
     isolation: isolation && { moved: isolation.moved, refused: isolation.refused },
   };
   writeResults(options.out, results);
-  if (options.mode !== 'smoke') writeCharts(options.chartDir, rows, options.systems);
+  if (options.mode !== 'smoke') {
+    writeCharts(options.chartDir, rows, options.systems);
+    copyFlameGraphs(ctx.artefactDir, options.chartDir);
+  }
   process.stdout.write(`\n${renderTable(rows, options.systems)}\n\n`);
   for (const g of results.goals)
     process.stdout.write(

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 
-interface ProfileNode {
+/** A node of a V8 `.cpuprofile` call tree. */
+export interface ProfileNode {
   readonly id: number;
   readonly hitCount?: number;
   readonly callFrame: {
@@ -8,9 +9,11 @@ interface ProfileNode {
     readonly url: string;
     readonly lineNumber: number;
   };
+  readonly children?: readonly number[];
 }
 
-interface CpuProfile {
+/** A V8 `.cpuprofile`, as the inspector's `Profiler.stop` and `node --cpu-prof` write it. */
+export interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
   readonly startTime: number;
   readonly endTime: number;
@@ -25,7 +28,8 @@ export interface SelfTime {
   readonly share: number;
 }
 
-function shortUrl(url: string): string {
+/** A source URL from its `node_modules/`, `services/`, `libs/` or `test/` folder on. */
+export function shortUrl(url: string): string {
   const at = url.search(/(node_modules|services|libs|test)\//);
   return at >= 0 ? url.slice(at) : url.replace(/^file:\/\//, '');
 }

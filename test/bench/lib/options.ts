@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { SYSTEM_NAMES, type SystemName } from '../systems/types.ts';
 import type { Sizes } from './sizes.ts';
@@ -71,12 +71,14 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
   // Smoke runs check correctness only: the scenarios that count every delivery.
   if (mode === 'smoke' && scenarios.length === 0) scenarios = ['fan-out', 'many-topics'];
   const defaultOut = mode === 'smoke' ? 'results/smoke.json' : 'results/latest.json';
+  const out = process.env.BENCH_OUT ?? join(benchDir, defaultOut);
   return {
     mode,
     systems,
     scenarios,
-    out: process.env.BENCH_OUT ?? join(benchDir, defaultOut),
-    chartDir: join(benchDir, 'results'),
+    out,
+    // Beside the results, so that a run with its own BENCH_OUT leaves the committed charts be.
+    chartDir: dirname(out),
     cpuProfile: cpuProfile && mode !== 'smoke',
     profileServices,
     heapSnapshot,

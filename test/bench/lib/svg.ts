@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { SystemName } from '../systems/types.ts';
@@ -80,4 +80,14 @@ export function writeCharts(
     written.push(path);
   }
   return written;
+}
+
+/** Copies the flame graphs a run drew (see flamegraph.ts) from its artefacts to the charts. */
+export function copyFlameGraphs(artefactDir: string, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const names = readdirSync(artefactDir).filter(
+    (f) => f.startsWith('flame-') && f.endsWith('.svg'),
+  );
+  for (const name of names) copyFileSync(join(artefactDir, name), join(dir, name));
+  return names.map((name) => join(dir, name));
 }

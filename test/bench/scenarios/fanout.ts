@@ -1,8 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import type { BenchContext } from '../lib/context.ts';
-import { topSelfTime } from '../lib/cpuprofile.ts';
+import { recordProfile } from '../lib/flamegraph.ts';
 import { profileDuring } from '../lib/inspector.ts';
 import { RoomSequences } from '../lib/publish.ts';
 import { runStep, warmUp, type StepResult } from '../lib/step.ts';
@@ -134,9 +131,8 @@ async function profileAtKnee(
       const profile = await profileDuring(url, () =>
         runStep(ctx, handle, gen, sequences, { ...spec, rate, durationS: ctx.sizes.stepS }),
       );
-      const path = join(ctx.artefactDir, `fanout-${system.name}.cpuprofile`);
-      writeFileSync(path, profile);
-      return { profile: path, rate, topSelfTime: topSelfTime(path) };
+      const title = `${system.name} gateway, fan-out to ${n} subscribers at ${rate} msg/s`;
+      return { rate, ...recordProfile(ctx.artefactDir, `fan-out-${system.name}`, title, profile) };
     } finally {
       await gen.quit();
     }

@@ -1,8 +1,10 @@
 import type { BenchContext } from '../lib/context.ts';
+import { recordProfile } from '../lib/flamegraph.ts';
+import { profileDuring } from '../lib/inspector.ts';
 import type { ReadyReport } from '../lib/loadgen.ts';
 import { busyOfCore, startCpuWindow } from '../lib/procfs.ts';
 import { connectSubscribers } from '../lib/subscribers.ts';
-import type { SystemUnderTest } from '../systems/types.ts';
+import type { ServerHandle, SystemUnderTest } from '../systems/types.ts';
 import { invalid, type Outcome, type Scenario } from './types.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -47,6 +49,44 @@ function summary(
   };
 }
 
+/** Connects a wave of `n` clients at `rate` per second (0: unthrottled). */
+function connectWave(
+  ctx: BenchContext,
+  handle: ServerHandle,
+  n: number,
+  rate: number,
+): ReturnType<typeof connectSubscribers> {
+  return connectSubscribers(
+    ctx,
+    handle,
+    {
+      conns: n,
+      probes: 0,
+      rooms: ['r1'],
+      connectRate: rate || undefined,
+      maxPending: rate ? 100_000 : UNTHROTTLED_IN_FLIGHT,
+    },
+    true,
+  );
+}
+
+/**
+ * One more unthrottled wave with the V8 sampler on, after the measured ones (sampling
+ * slows the server down, so this wave's rate is not a result).
+ */
+async function profileWave(ctx: BenchContext, handle: ServerHandle, n: number): Promise<unknown> {
+  const url = handle.server.inspectorUrl;
+  if (!url) return { profile: 'no inspector URL' };
+  let ready: ReadyReport | undefined;
+  const json = await profileDuring(url, async () => {
+    const wave = await connectWave(ctx, handle, n, 0);
+    ready = wave.ready;
+    await wave.gen.quit();
+  });
+  const title = `${handle.system} gateway, unthrottled connect storm of ${n} clients (${Math.round(ready?.rate ?? 0)}/s while sampled)`;
+  return recordProfile(ctx.artefactDir, `connect-storm-${handle.system}`, title, json);
+}
+
 /** Scenario 5: clients connect, authenticate and subscribe at fixed rates, then as fast as they can. */
 export const storm: Scenario = {
   id: 'connect-storm',
@@ -58,24 +98,15 @@ export const storm: Scenario = {
   ],
   async run(ctx: BenchContext, system: SystemUnderTest): Promise<Outcome> {
     const n = ctx.sizes.stormConns;
-    const handle = await system.start(ctx, {});
+    const profiled = ctx.cpuProfile && system.name === 'switchboard';
+    const handle = await system.start(ctx, { inspect: profiled });
     const runs: WaveSummary[] = [];
     let last: ReadyReport | undefined;
+    let profile: unknown;
     try {
       for (const rate of [...ctx.sizes.stormRates, 0]) {
         const endCpu = startCpuWindow({ server: handle.server.pid });
-        const { gen, ready } = await connectSubscribers(
-          ctx,
-          handle,
-          {
-            conns: n,
-            probes: 0,
-            rooms: ['r1'],
-            connectRate: rate || undefined,
-            maxPending: rate ? 100_000 : UNTHROTTLED_IN_FLIGHT,
-          },
-          true,
-        );
+        const { gen, ready } = await connectWave(ctx, handle, n, rate);
         const cpu = endCpu();
         await gen.quit();
         const wave = summary(
@@ -92,6 +123,7 @@ export const storm: Scenario = {
         // Let the server finish closing the previous wave before the next one.
         await sleep(500);
       }
+      if (profiled) profile = await profileWave(ctx, handle, n);
     } finally {
       await handle.stop();
     }
@@ -103,7 +135,7 @@ export const storm: Scenario = {
       return {
         values: Object.fromEntries(this.rows.map((r) => [r.name, why])),
         notes: [],
-        details: { runs },
+        details: { runs, profile },
       };
     }
     return {
@@ -120,7 +152,7 @@ export const storm: Scenario = {
             `at ${r.rate}/s: ${r.acceptedPerS} conn/s, p99 ${Math.round(r.connectToSubscribedUs.p99 / 100) / 10} ms, ${r.failed} failed`,
         ),
       ],
-      details: { runs },
+      details: { runs, profile },
     };
   },
 };
