@@ -27,6 +27,43 @@ export function processRssBytes(pid: number): number {
   return match?.[1] ? Number(match[1]) * 1024 : 0;
 }
 
+/** A process's resident memory by where it lives, in bytes (from `/proc/<pid>/smaps`). */
+export interface RssByKind {
+  /** glibc's main arena, grown with brk: most `malloc` memory, including uWebSockets.js's sockets. */
+  readonly mallocHeap: number;
+  /** Anonymous mappings: V8's heap pages, other malloc arenas, large `malloc` blocks. */
+  readonly anonymous: number;
+  /** Mapped files: the node binary, shared libraries, native addons. */
+  readonly files: number;
+}
+
+export function processRssByKind(pid: number): RssByKind {
+  let mallocHeap = 0;
+  let anonymous = 0;
+  let files = 0;
+  let kind: keyof RssByKind = 'anonymous';
+  for (const line of readOrEmpty(`/proc/${pid}/smaps`).split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1] ?? '';
+      kind =
+        name === '[heap]'
+          ? 'mallocHeap'
+          : name === '' || name.startsWith('[')
+            ? 'anonymous'
+            : 'files';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (!rss) continue;
+    const bytes = Number(rss[1]) * 1024;
+    if (kind === 'mallocHeap') mallocHeap += bytes;
+    else if (kind === 'anonymous') anonymous += bytes;
+    else files += bytes;
+  }
+  return { mallocHeap, anonymous, files };
+}
+
 /** This process's open-file limits (soft, hard). */
 export function openFileLimits(): { soft: number; hard: number } {
   const match = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(

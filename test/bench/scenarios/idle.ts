@@ -2,7 +2,13 @@ import { join } from 'node:path';
 
 import type { BenchContext } from '../lib/context.ts';
 import { collectAndMeasureHeap, writeHeapSnapshot, type HeapUsage } from '../lib/inspector.ts';
-import { processRssBytes, startCpuWindow, tcpSocketMemory } from '../lib/procfs.ts';
+import {
+  processRssByKind,
+  processRssBytes,
+  startCpuWindow,
+  tcpSocketMemory,
+  type RssByKind,
+} from '../lib/procfs.ts';
 import { connectSubscribers } from '../lib/subscribers.ts';
 import type { ServerHandle, SystemUnderTest } from '../systems/types.ts';
 import type { Outcome, Scenario } from './types.ts';
@@ -11,6 +17,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 interface Snapshot {
   readonly rss: number;
+  readonly rssByKind: RssByKind;
   readonly heap?: HeapUsage;
   readonly socketBytes: number;
 }
@@ -18,7 +25,13 @@ interface Snapshot {
 async function snapshot(handle: ServerHandle): Promise<Snapshot> {
   const url = handle.server.inspectorUrl;
   const heap = url ? await collectAndMeasureHeap(url) : undefined;
-  return { rss: processRssBytes(handle.server.pid), heap, socketBytes: tcpSocketMemory().bytes };
+  const { pid } = handle.server;
+  return {
+    rss: processRssBytes(pid),
+    rssByKind: processRssByKind(pid),
+    heap,
+    socketBytes: tcpSocketMemory().bytes,
+  };
 }
 
 /**
@@ -75,6 +88,7 @@ export const idle: Scenario = {
         const notes = [
           `${n} connections, 2 subscriptions each; after a forced GC through the inspector, minus the idle process`,
           `kernel TCP memory ${perConn(after.socketBytes, before.socketBytes)} bytes per connection (client and server ends, both on this machine)`,
+          `RSS per connection by kind: malloc heap ${perConn(after.rssByKind.mallocHeap, before.rssByKind.mallocHeap)}, anonymous mappings (V8 heap pages, ...) ${perConn(after.rssByKind.anonymous, before.rssByKind.anonymous)}, files ${perConn(after.rssByKind.files, before.rssByKind.files)} bytes`,
         ];
         if (afterSnapshot)
           notes.push(
