@@ -92,6 +92,8 @@ export const slowConsumers: Scenario = {
             rssGrowthMiB: growth,
             closedSlow: c.closed_slow,
             slowDeliveries: c.slow,
+            cpuShares: step.cpuShares,
+            foreignLoad: step.foreignLoad,
             problems: step.problems,
           },
         };
