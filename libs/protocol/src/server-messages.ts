@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 import { ErrorCodes, type ErrorCode } from './codes.ts';
 import type { ChannelParams } from './channels.ts';
@@ -131,7 +131,7 @@ export function subscriptionId(channel: string, params: ChannelParams): string {
       .sort()
       .map((k) => `${k}=${params[k]}`),
   ];
-  const digest = createHash('sha256').update(canonical.join('\n')).digest('base64url');
+  const digest = hash('sha256', canonical.join('\n'), 'base64url');
   return `sub_${digest.slice(0, 22)}`;
 }
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 const KEY_PREFIX = 'sbk_';
 
@@ -9,7 +9,7 @@ export function generateApiKey(): string {
 
 /** How a key is stored and looked up: `sha256:<hex>`. The key itself is never stored. */
 export function hashApiKey(key: string): string {
-  return `sha256:${createHash('sha256').update(key, 'utf8').digest('hex')}`;
+  return `sha256:${hash('sha256', key, 'hex')}`;
 }
 
 /** A short non-secret id for logs and lists, derived from the hash. */

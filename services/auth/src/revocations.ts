@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -29,7 +29,7 @@ export interface RevocationStore {
 
 /** A KV-safe key for a revocation; ids of tokens may hold any characters. */
 function storeKey({ kind, tenant, id }: Revocation): string {
-  return `${kind}.${tenant}.${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
+  return `${kind}.${tenant}.${hash('sha256', id, 'hex').slice(0, 40)}`;
 }
 
 /**
