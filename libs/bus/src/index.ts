@@ -3,4 +3,4 @@ export * from './errors.ts';
 export { subjectMatches } from './subject-match.ts';
 export { MemoryBus } from './memory-bus.ts';
 export { NatsBus, type NatsBusOptions } from './nats-bus.ts';
-export { requestJson } from './request-json.ts';
+export { JsonText, requestJson } from './request-json.ts';

@@ -1,7 +1,8 @@
-import { requestJson, type Bus } from '@switchboard/bus';
+import { JsonText, requestJson, type Bus } from '@switchboard/bus';
 import {
   AuthorizeReply,
   decoder,
+  encodeAuthorizeRequest,
   ServiceSubjects,
   type AuthorizeRequest,
   type GrantReply,
@@ -33,7 +34,7 @@ export class AuthorizerClient {
           reply = await requestJson(
             this.bus,
             ServiceSubjects.authorizeSubscribe,
-            request,
+            new JsonText(encodeAuthorizeRequest(request)),
             decodeReply,
             { timeoutMs: this.timeoutMs, headers: traceHeaders() },
           );

@@ -13,6 +13,10 @@ export class AddressRate {
   /** `perSecond` 0 disables the limit; the burst is twice the rate. */
   constructor(private readonly perSecond: number) {}
 
+  get enabled(): boolean {
+    return this.perSecond > 0;
+  }
+
   allow(address: string, now: number = Date.now()): boolean {
     if (this.perSecond === 0) return true;
     const burst = this.perSecond * 2;

@@ -4,6 +4,7 @@ import {
   authErrorFrame,
   authSuccessFrame,
   CloseCodes,
+  encodePrincipal,
   errorFrame,
   type AuthMessage,
   type Principal,
@@ -94,7 +95,7 @@ export async function authenticate(
       authErrorFrame('invalid_credentials', 'Credential has been revoked', requestId),
     );
   }
-  conn.principal = principals.get(JSON.stringify(principal), principal);
+  conn.principal = principals.get(encodePrincipal(principal), principal);
   // The authentication timeout ends; the credential's expiry, if any, takes its place below.
   const data = ws.getUserData();
   clearTimeout(data.deadline);

@@ -265,8 +265,13 @@ export class Gateway {
       return sendText(res, '403 Forbidden', 'origin not allowed\n');
     }
 
-    const address = Buffer.from(res.getRemoteAddressAsText()).toString();
-    if (!this.#addressRate.allow(address)) {
+    // Reading the address costs a copy out of uWebSockets.js; only the limit and the debug log need it.
+    const debug = this.logger.isLevelEnabled('debug');
+    const address =
+      this.#addressRate.enabled || debug
+        ? Buffer.from(res.getRemoteAddressAsText()).toString()
+        : '';
+    if (this.#addressRate.enabled && !this.#addressRate.allow(address)) {
       this.logger.info({ remote: address }, 'connection rate limited');
       res.cork(() => {
         res
@@ -276,7 +281,7 @@ export class Gateway {
       });
       return;
     }
-    if (this.logger.isLevelEnabled('debug')) {
+    if (debug) {
       this.logger.debug(
         { url: redactUrl(`${req.getUrl()}?${req.getQuery()}`), remote: address },
         'upgrade',
