@@ -33,7 +33,7 @@ import { listen, sendText, stopListening } from '@switchboard/runtime';
 import { redactUrl, type Logger } from '@switchboard/telemetry';
 
 import { AddressRate } from './address-rate.ts';
-import { closeRevoked, closeSlowConsumers, reapSilent } from './housekeeping.ts';
+import { checkLiveness, closeRevoked, closeSlowConsumers, PacedSweep } from './housekeeping.ts';
 import { LeaseKeeper } from './leases.ts';
 import { MessageRate, type RateVerdict } from './message-rate.ts';
 import { OriginPolicy } from './origins.ts';
@@ -65,6 +65,12 @@ const UNLIMITED: RateVerdict = { kind: 'ok' };
 const SUPPORTED_VERSIONS = new Set(['1', 'v1']);
 /** Frames in a connection's queue beyond which new ones are refused. */
 const MAX_QUEUED = 64;
+
+/**
+ * The liveness sweep (server pings, silent sockets closed) visits every socket once per
+ * PING_INTERVAL_MS, in slices this far apart.
+ */
+const LIVENESS_TICK_MS = 100;
 
 /** How often sockets are checked for outbound backlog (slow consumers). */
 const BACKLOG_CHECK_MS = 250;
@@ -169,7 +175,12 @@ export class Gateway {
   async listen(): Promise<number> {
     const { socket, port } = await listen(this.app, this.settings.HOST, this.settings.PORT);
     this.#listenSocket = socket;
-    this.#livenessTimer = setInterval(() => this.#checkLiveness(), this.settings.PING_INTERVAL_MS);
+    const { PING_INTERVAL_MS, PING_TIMEOUT_MS } = this.settings;
+    const ticks = Math.max(1, Math.floor(PING_INTERVAL_MS / LIVENESS_TICK_MS));
+    const liveness = new PacedSweep(this.#connections, ticks, (ws) =>
+      checkLiveness(ws, clockMs(), PING_INTERVAL_MS, PING_TIMEOUT_MS),
+    );
+    this.#livenessTimer = setInterval(() => liveness.tick(), PING_INTERVAL_MS / ticks);
     this.#backlogTimer = setInterval(() => this.#checkBacklogs(), BACKLOG_CHECK_MS);
     this.#heartbeatTimer = setInterval(
       () => void this.#heartbeat(),
@@ -414,11 +425,6 @@ export class Gateway {
       this.#enqueue(ws, undefined, () => reevaluate(this.#session, ws, ids, true), true);
     }
     return affected;
-  }
-
-  /** The JSON ping to every socket, and the silent ones closed. */
-  #checkLiveness(): void {
-    reapSilent(this.#connections, this.settings.PING_INTERVAL_MS, this.settings.PING_TIMEOUT_MS);
   }
 
   #checkBacklogs(): void {
