@@ -99,6 +99,11 @@ export const NO_SUBSCRIPTIONS: readonly HeldSubscription[] = Object.freeze([]);
 const ID_PREFIX = `conn_${randomBytes(6).toString('base64url').slice(0, 6)}`;
 let lastSerial = 0;
 
+/** The `serial` of the newest connection. */
+export function lastConnectionSerial(): number {
+  return lastSerial;
+}
+
 /**
  * Milliseconds since the process started, for `lastSeen`: a small integer, where
  * `Date.now()` is too large for one and costs a 16-byte number per connection (after
@@ -136,6 +141,11 @@ export class Connection {
   closed = false;
   /** Set while messages are waiting or being handled. */
   inbox: Inbox | undefined = undefined;
+
+  /** This process's count of connections when this one was made: 1, 2, 3, ... */
+  get serial(): number {
+    return this.#serial;
+  }
 
   /** Made when asked for: ids go into the auth reply, leases and logs only. */
   get id(): string {

@@ -38,7 +38,7 @@ import { LeaseKeeper } from './leases.ts';
 import { MessageRate, type RateVerdict } from './message-rate.ts';
 import { OriginPolicy } from './origins.ts';
 import type { SocketSettings } from './config.ts';
-import { clockMs, Connection, Inbox, type SocketData } from './connection.ts';
+import { clockMs, Connection, Inbox, lastConnectionSerial, type SocketData } from './connection.ts';
 import { authenticate } from './authentication.ts';
 import { reply, type SessionContext } from './context.ts';
 import { forgetGrants, issueTicket } from './grants.ts';
@@ -177,10 +177,14 @@ export class Gateway {
     this.#listenSocket = socket;
     const { PING_INTERVAL_MS, PING_TIMEOUT_MS } = this.settings;
     const ticks = Math.max(1, Math.floor(PING_INTERVAL_MS / LIVENESS_TICK_MS));
-    const liveness = new PacedSweep(this.#connections, ticks, (ws) =>
-      checkLiveness(ws, clockMs(), PING_INTERVAL_MS, PING_TIMEOUT_MS),
+    const liveness = new PacedSweep(
+      this.#connections,
+      ticks,
+      (ws) => ws.getUserData().conn.serial,
+      (ws) => checkLiveness(ws, clockMs(), PING_INTERVAL_MS, PING_TIMEOUT_MS),
     );
-    this.#livenessTimer = setInterval(() => liveness.tick(), PING_INTERVAL_MS / ticks);
+    const tick = (): void => liveness.tick(lastConnectionSerial());
+    this.#livenessTimer = setInterval(tick, PING_INTERVAL_MS / ticks);
     this.#backlogTimer = setInterval(() => this.#checkBacklogs(), BACKLOG_CHECK_MS);
     this.#heartbeatTimer = setInterval(
       () => void this.#heartbeat(),

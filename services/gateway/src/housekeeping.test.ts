@@ -2,60 +2,63 @@ import { describe, expect, it } from 'vitest';
 
 import { PacedSweep } from './housekeeping.ts';
 
-function sweepOf(
-  members: Set<number>,
-  ticks: number,
-): { sweep: PacedSweep<number>; seen: number[] } {
+/** Members are numbers that join in increasing order, so a member is its own join order. */
+function sweepOf(members: Set<number>, ticks: number) {
   const seen: number[] = [];
-  return { sweep: new PacedSweep(members, ticks, (m) => seen.push(m)), seen };
+  const sweep = new PacedSweep(
+    members,
+    ticks,
+    (m) => m,
+    (m) => seen.push(m),
+  );
+  const tick = (): number => {
+    const before = seen.length;
+    sweep.tick(Math.max(0, ...members));
+    return seen.length - before;
+  };
+  /** Ticks one whole round; returns the members visited in it. */
+  const round = (): number[] => {
+    const before = seen.length;
+    for (let i = 0; i < ticks; i++) tick();
+    return seen.slice(before);
+  };
+  return { tick, round, seen };
 }
 
 describe('PacedSweep', () => {
-  it('visits every member once per round, in slices of a round’s share', () => {
-    const { sweep, seen } = sweepOf(new Set([1, 2, 3, 4, 5, 6, 7]), 3);
+  it('visits members from the round after the one they joined in, once per round, in slices', () => {
+    const { tick, round } = sweepOf(new Set([1, 2, 3, 4, 5, 6, 7]), 3);
 
-    const slices = [0, 1, 2].map(() => {
-      const before = seen.length;
-      sweep.tick();
-      return seen.length - before;
-    });
-
-    expect(slices).toEqual([3, 2, 2]);
-    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    sweep.tick();
-    expect(seen.slice(7)).toEqual([1, 2, 3]);
+    expect(round()).toEqual([]);
+    expect([tick(), tick(), tick()]).toEqual([3, 2, 2]);
+    expect(round()).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
-  it('skips members removed before their turn and reaches those added during the round', () => {
+  it('skips members removed before their turn and leaves those who joined later for later', () => {
     const members = new Set([1, 2, 3, 4]);
-    const { sweep, seen } = sweepOf(members, 2);
+    const { tick, round, seen } = sweepOf(members, 2);
+    round();
 
-    sweep.tick();
+    tick();
     members.delete(3);
-    for (const m of [5, 6, 7]) members.add(m);
-    sweep.tick();
+    members.add(5);
+    tick();
+    expect(seen).toEqual([1, 2, 4]);
 
-    expect(seen).toEqual([1, 2, 4, 5, 6, 7]);
+    expect(round()).toEqual([1, 2, 4]);
+    expect(round()).toEqual([1, 2, 4, 5]);
   });
 
-  it('spreads members that join an empty set over the ticks left, never in one burst', () => {
+  it('spreads members that joined an empty set over the ticks of a round, never in one burst', () => {
     const members = new Set<number>();
-    const { sweep, seen } = sweepOf(members, 4);
+    const { tick, round } = sweepOf(members, 3);
 
-    sweep.tick();
-    for (let m = 0; m < 90; m++) members.add(m);
-    const slices = [0, 1, 2].map(() => {
-      const before = seen.length;
-      sweep.tick();
-      return seen.length - before;
-    });
+    tick();
+    for (let m = 1; m <= 90; m++) members.add(m);
+    tick();
+    tick();
+    round();
 
-    expect(slices).toEqual([30, 30, 30]);
-  });
-
-  it('does nothing on an empty set', () => {
-    const { sweep, seen } = sweepOf(new Set(), 4);
-    for (let i = 0; i < 8; i++) sweep.tick();
-    expect(seen).toEqual([]);
+    expect([tick(), tick(), tick()]).toEqual([30, 30, 30]);
   });
 });

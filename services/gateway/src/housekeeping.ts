@@ -43,35 +43,47 @@ export function checkLiveness(
  * many sockets never holds the event loop for long: each `send` outside a uWebSockets.js
  * callback is a system call of its own, and one sweep of 10,000 sockets took 76–85 ms on
  * the benchmark machine, a stall for every event in flight (see docs/performance.md).
- * Each slice is the share of the members not yet visited in the round that one of its
- * remaining ticks should take, so members added during a round are reached in it too. A
- * member its round misses (the set grew after the last slice) waits for the next round.
+ *
+ * A round covers the members that were present when the round before it started, so a
+ * socket's first visit comes at least one round after it joined: a connection is never
+ * pinged while it is still authenticating. `joinOrder` numbers members in the order they
+ * were added to the set (a Set iterates in that order), so a round ends at the first
+ * member numbered after its cut-off.
  */
 export class PacedSweep<T> {
   #round: Iterator<T> | undefined;
+  /** The newest member the current round covers, and the one the next round will. */
+  #lastMember = 0;
+  #nextLastMember = 0;
+  #size = 0;
   #visited = 0;
   #ticksLeft = 0;
 
   constructor(
     private readonly members: Set<T>,
     private readonly ticksPerRound: number,
+    private readonly joinOrder: (member: T) => number,
     private readonly visit: (member: T) => void,
   ) {}
 
-  tick(): void {
+  /** `lastJoined`: the `joinOrder` of the newest member, or any larger number. */
+  tick(lastJoined: number): void {
     if (this.#ticksLeft === 0) {
       this.#round = this.members.values();
+      this.#lastMember = this.#nextLastMember;
+      this.#nextLastMember = lastJoined;
+      this.#size = this.members.size;
       this.#visited = 0;
       this.#ticksLeft = this.ticksPerRound;
     }
-    const slice = Math.ceil(Math.max(0, this.members.size - this.#visited) / this.#ticksLeft);
+    const slice = Math.ceil(Math.max(0, this.#size - this.#visited) / this.#ticksLeft);
     this.#ticksLeft--;
     for (let i = 0; i < slice && this.#visitNext(); i++) this.#visited++;
   }
 
   #visitNext(): boolean {
     const next = this.#round?.next();
-    if (!next || next.done) {
+    if (!next || next.done || this.joinOrder(next.value) > this.#lastMember) {
       this.#round = undefined;
       return false;
     }
