@@ -16,28 +16,28 @@ function sweepOf(members: Set<number>, ticks: number) {
     sweep.tick(Math.max(0, ...members));
     return seen.length - before;
   };
-  /** Ticks one whole round; returns the members visited in it. */
-  const round = (): number[] => {
-    const before = seen.length;
-    for (let i = 0; i < ticks; i++) tick();
-    return seen.slice(before);
-  };
-  return { tick, round, seen };
+  return { tick, seen };
 }
 
 describe('PacedSweep', () => {
-  it('visits members from the round after the one they joined in, once per round, in slices', () => {
-    const { tick, round } = sweepOf(new Set([1, 2, 3, 4, 5, 6, 7]), 3);
+  it('visits every member once per round, spread evenly over its ticks', () => {
+    const { tick, seen } = sweepOf(new Set([1, 2, 3, 4, 5, 6, 7]), 3);
 
-    expect(round()).toEqual([]);
-    expect([tick(), tick(), tick()]).toEqual([3, 2, 2]);
-    expect(round()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect([tick(), tick(), tick()]).toEqual([2, 2, 3]);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    tick();
+    expect(seen.slice(7)).toEqual([1, 2]);
   });
 
-  it('skips members removed before their turn and leaves those who joined later for later', () => {
+  it('visits a few members late in the round, not all at its start', () => {
+    const { tick } = sweepOf(new Set([1, 2]), 10);
+
+    expect(Array.from({ length: 10 }, tick)).toEqual([0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+  });
+
+  it('skips members removed before their turn and leaves those who joined later for the next round', () => {
     const members = new Set([1, 2, 3, 4]);
-    const { tick, round, seen } = sweepOf(members, 2);
-    round();
+    const { tick, seen } = sweepOf(members, 2);
 
     tick();
     members.delete(3);
@@ -45,20 +45,18 @@ describe('PacedSweep', () => {
     tick();
     expect(seen).toEqual([1, 2, 4]);
 
-    expect(round()).toEqual([1, 2, 4]);
-    expect(round()).toEqual([1, 2, 4, 5]);
+    tick();
+    tick();
+    expect(seen.slice(3)).toEqual([1, 2, 4, 5]);
   });
 
-  it('spreads members that joined an empty set over the ticks of a round, never in one burst', () => {
+  it('spreads members that joined an empty set over the next round, never in one burst', () => {
     const members = new Set<number>();
-    const { tick, round } = sweepOf(members, 3);
+    const { tick } = sweepOf(members, 3);
 
     tick();
     for (let m = 1; m <= 90; m++) members.add(m);
-    tick();
-    tick();
-    round();
 
-    expect([tick(), tick(), tick()]).toEqual([30, 30, 30]);
+    expect([tick(), tick(), tick(), tick(), tick()]).toEqual([0, 0, 30, 30, 30]);
   });
 });

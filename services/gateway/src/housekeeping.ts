@@ -17,8 +17,8 @@ import type { SocketData } from './connection.ts';
 type Sockets = Iterable<WebSocket<SocketData>>;
 
 /**
- * Sends a socket the JSON ping and marks it as owing a pong; closes it if silent past
- * `timeoutMs` (4000), or sends a protocol ping if quiet for `intervalMs`: browsers answer
+ * Sends a socket the JSON ping and marks it as owing a pong; closes it if it was pinged
+ * before and has been silent past `timeoutMs` (4000), or sends a protocol ping if quiet for `intervalMs`: browsers answer
  * those by themselves, so a live page never times out. The JSON ping goes socket by socket
  * rather than to a topic they all join, since each topic membership costs uWebSockets.js
  * memory per socket.
@@ -29,10 +29,12 @@ export function checkLiveness(
   intervalMs: number,
   timeoutMs: number,
 ): void {
-  ws.send(SERVER_PING_FRAME, false, false);
   const conn = ws.getUserData().conn;
+  // Only a connection pinged before is closed: a new one gets its first ping before any verdict.
+  const pingedBefore = conn.awaitingPong;
+  ws.send(SERVER_PING_FRAME, false, false);
   conn.awaitingPong = true;
-  if (conn.lastSeen < now - timeoutMs) {
+  if (pingedBefore && conn.lastSeen < now - timeoutMs) {
     const { code, reason } = CloseCodes.pingTimeout;
     ws.end(code, reason);
   } else if (conn.lastSeen < now - intervalMs) ws.ping();
@@ -44,20 +46,18 @@ export function checkLiveness(
  * callback is a system call of its own, and one sweep of 10,000 sockets took 76–85 ms on
  * the benchmark machine, a stall for every event in flight (see docs/performance.md).
  *
- * A round covers the members that were present when the round before it started, so a
- * socket's first visit comes at least one round after it joined: a connection is never
- * pinged while it is still authenticating. `joinOrder` numbers members in the order they
- * were added to the set (a Set iterates in that order), so a round ends at the first
- * member numbered after its cut-off.
+ * A round covers the members present when it starts, spread evenly over its ticks in the
+ * order they joined (a Set iterates in that order): the k-th of n is visited about k/n of
+ * the way through the round, so a member that joined just before the round began is
+ * visited near its end, and every member within two rounds of joining. `joinOrder` numbers
+ * members in that order; a round stops at the first member numbered after its start.
  */
 export class PacedSweep<T> {
   #round: Iterator<T> | undefined;
-  /** The newest member the current round covers, and the one the next round will. */
   #lastMember = 0;
-  #nextLastMember = 0;
   #size = 0;
   #visited = 0;
-  #ticksLeft = 0;
+  #ticksDone = 0;
 
   constructor(
     private readonly members: Set<T>,
@@ -68,17 +68,16 @@ export class PacedSweep<T> {
 
   /** `lastJoined`: the `joinOrder` of the newest member, or any larger number. */
   tick(lastJoined: number): void {
-    if (this.#ticksLeft === 0) {
+    if (this.#ticksDone === this.ticksPerRound) this.#ticksDone = 0;
+    if (this.#ticksDone === 0) {
       this.#round = this.members.values();
-      this.#lastMember = this.#nextLastMember;
-      this.#nextLastMember = lastJoined;
+      this.#lastMember = lastJoined;
       this.#size = this.members.size;
       this.#visited = 0;
-      this.#ticksLeft = this.ticksPerRound;
     }
-    const slice = Math.ceil(Math.max(0, this.#size - this.#visited) / this.#ticksLeft);
-    this.#ticksLeft--;
-    for (let i = 0; i < slice && this.#visitNext(); i++) this.#visited++;
+    this.#ticksDone++;
+    const due = Math.floor((this.#size * this.#ticksDone) / this.ticksPerRound);
+    while (this.#visited < due && this.#visitNext()) this.#visited++;
   }
 
   #visitNext(): boolean {
