@@ -17,11 +17,11 @@ import type { SocketData } from './connection.ts';
 type Sockets = Iterable<WebSocket<SocketData>>;
 
 /**
- * Sends a socket the JSON ping and marks it as owing a pong; closes it if it was pinged
- * before and has been silent past `timeoutMs` (4000), or sends a protocol ping if quiet for `intervalMs`: browsers answer
- * those by themselves, so a live page never times out. The JSON ping goes socket by socket
- * rather than to a topic they all join, since each topic membership costs uWebSockets.js
- * memory per socket.
+ * Sends a socket the JSON ping and marks it as owing a pong. Closes it with 4000 if it was
+ * pinged before and has been silent for `timeoutMs`; otherwise, if it has been quiet for
+ * `intervalMs`, also sends a protocol ping, which browsers answer by themselves, so a live
+ * page never times out. The JSON ping goes socket by socket rather than to a topic they
+ * all join, since each topic membership costs uWebSockets.js memory per socket.
  */
 export function checkLiveness(
   ws: WebSocket<SocketData>,
