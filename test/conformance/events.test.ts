@@ -1,8 +1,9 @@
 import { expect, it } from 'vitest';
 
 import { publishHttp } from '../harness/publish.ts';
+import type { TestClient } from '../harness/ws-client.ts';
 import { describeEachStack } from './matrix.ts';
-import { connectAs, ISO_MS, nextEvent, publish, subscribe, matching } from './steps.ts';
+import { connectAs, ISO_MS, nextEvent, publish, request, subscribe, matching } from './steps.ts';
 
 type Params = Record<string, string>;
 
@@ -190,5 +191,41 @@ describeEachStack('events', {}, (sut) => {
     const received = [];
     for (let i = 0; i < count; i++) received.push((await nextEvent(client)).data);
     expect(received).toEqual(Array.from({ length: count }, (_, seq) => ({ seq })));
+  });
+
+  it('keeps a subscription whole while other sockets join it and its first socket leaves', async () => {
+    // The gateway sends a subscription's events to its only socket directly, and moves the
+    // sockets into a shared uWebSockets.js topic once a second one joins (topics.ts).
+    const params = { resource_id: 'disk' };
+    const send = async (from: number, to: number) => {
+      for (let seq = from; seq < to; seq++)
+        await publish(sut.stack, 'acmeServer', {
+          channel: 'data.metrics',
+          event: 'sample',
+          ...params,
+          data: { seq },
+        });
+    };
+    const receive = async (client: TestClient, from: number, to: number) => {
+      const received = [];
+      for (let seq = from; seq < to; seq++) received.push((await nextEvent(client)).data);
+      expect(received).toEqual(Array.from({ length: to - from }, (_, i) => ({ seq: from + i })));
+    };
+
+    const first = await connectAs(sut.stack, 'alice');
+    const id = await subscribe(first, 'data.metrics', params);
+    await send(0, 5);
+    const second = await connectAs(sut.stack, 'alice');
+    await subscribe(second, 'data.metrics', params);
+    await send(5, 10);
+    expect(await request(first, { type: 'unsubscribe', subscription_id: id })).toMatchObject({
+      type: 'unsubscription_success',
+    });
+    await send(10, 15);
+    await receive(first, 0, 10);
+    await receive(second, 5, 15);
+    // Whatever the gateway sent the first socket before its pong has arrived: no more events.
+    expect(await request(first, { type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect(first.pending().filter((frame) => frame.type === 'event')).toEqual([]);
   });
 });

@@ -115,14 +115,17 @@ export class Gateway {
     this.#origins = new OriginPolicy(settings.ALLOWED_ORIGINS);
     if (this.#origins.refusesBrowsers)
       logger.warn('ALLOWED_ORIGINS is empty: browser connections are refused');
-    this.#topics = new TopicRegistry(
-      this.app,
-      bus,
-      (subject) => logger.warn({ subject }, 'dropped a bus message that is not an event'),
+    this.#topics = new TopicRegistry(this.app, bus, {
+      onMalformed: (subject) =>
+        logger.warn({ subject }, 'dropped a bus message that is not an event'),
       // Well inside the headroom above MAX_BACKPRESSURE_BYTES that uWebSockets.js allows.
-      BACKLOG_HEADROOM_BYTES / 2,
-      () => this.#checkBacklogs(),
-    );
+      publishBudget: BACKLOG_HEADROOM_BYTES / 2,
+      onPublished: () => this.#checkBacklogs(),
+      onDropped: (ws) => {
+        const limit = this.settings.MAX_BACKPRESSURE_BYTES;
+        this.#slowConsumers += closeSlowConsumers([ws], limit, this.logger);
+      },
+    });
     const auth = new AuthClient(bus, settings.UPSTREAM_TIMEOUT_MS);
     const keys = new CachingAuthClient(auth, revocations, { ttlMs: settings.AUTH_CACHE_MS });
     keys.followAuthStops(bus);

@@ -259,14 +259,11 @@ function join(
   subscriptionId: string,
   item: SubscribeItem,
 ): Topic {
-  const topic = ctx.topics.acquire(subject, subscriptionId, item);
-  ws.subscribe(topic.name);
-  return topic;
+  return ctx.topics.join(ws, subject, subscriptionId, item);
 }
 
 function leave(ctx: SessionContext, ws: Socket, topic: Topic): void {
-  ws.unsubscribe(topic.name);
-  ctx.topics.release(topic);
+  ctx.topics.leave(ws, topic);
 }
 
 function unsubscribe(ctx: SessionContext, ws: Socket, message: UnsubscribeMessage): void {

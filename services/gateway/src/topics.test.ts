@@ -1,12 +1,44 @@
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { describe, expect, it } from 'vitest';
 
 import { MemoryBus, type BusHandler, type BusSubscription } from '@switchboard/bus';
 import { encodeBusEvent } from '@switchboard/protocol';
 
+import type { SocketData } from './connection.ts';
 import { TopicRegistry, type Topic } from './topics.ts';
 
-/** A bus that counts its subscriptions, and an app that records what it publishes. */
+type Socket = WebSocket<SocketData>;
+
+/** A socket that records its uWebSockets.js topics and the frames sent to it. */
+class FakeSocket {
+  readonly topics = new Set<string>();
+  readonly sent: string[] = [];
+  /** What `send` returns: 1 sent, 2 dropped for the backlog limit. */
+  sendStatus = 1;
+
+  subscribe(topic: string): boolean {
+    this.topics.add(topic);
+    return true;
+  }
+
+  unsubscribe(topic: string): boolean {
+    return this.topics.delete(topic);
+  }
+
+  send(frame: Buffer): number {
+    this.sent.push(frame.toString());
+    return this.sendStatus;
+  }
+
+  get ws(): Socket {
+    return this as unknown as Socket;
+  }
+}
+
+/**
+ * A bus that counts its subscriptions, an app that records what it publishes, and the
+ * sockets `onDropped` was called with.
+ */
 function setup(onPublish: (topic: string) => void = () => undefined) {
   const bus = new MemoryBus();
   let live = 0;
@@ -24,8 +56,12 @@ function setup(onPublish: (topic: string) => void = () => undefined) {
       published.push({ topic, frame: frame.toString() });
     },
   } as unknown as TemplatedApp;
-  const registry = new TopicRegistry(app, bus, () => undefined);
-  return { bus, registry, published, live: () => live };
+  const dropped: Socket[] = [];
+  const registry = new TopicRegistry(app, bus, {
+    onMalformed: () => undefined,
+    onDropped: (ws) => dropped.push(ws),
+  });
+  return { bus, registry, published, dropped, live: () => live };
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -42,12 +78,13 @@ async function publishEvent(bus: MemoryBus, subject: string): Promise<void> {
 describe('TopicRegistry', () => {
   it('holds one bus subscription per subject, however many sockets share it, and drops it with the last', () => {
     const { registry, live } = setup();
-    const a = registry.acquire(ROOM, 'sub_1', ITEM);
-    const b = registry.acquire(ROOM, 'sub_1', ITEM);
+    const [x, y] = [new FakeSocket(), new FakeSocket()];
+    const a = registry.join(x.ws, ROOM, 'sub_1', ITEM);
+    const b = registry.join(y.ws, ROOM, 'sub_1', ITEM);
     expect(a).toBe(b);
     expect(live()).toBe(1);
 
-    registry.release(a);
+    registry.leave(x.ws, a);
     expect(live()).toBe(1);
     registry.release(b);
     expect(live()).toBe(0);
@@ -61,9 +98,9 @@ describe('TopicRegistry', () => {
     bus.flush = () => (flushes++, flush());
 
     const subjects = ['sb.ev.t.chat.messages.r1', 'sb.ev.t.chat.messages.r2'];
-    for (const subject of subjects) registry.acquire(subject, 'sub_1', ITEM);
+    for (const subject of subjects) registry.join(new FakeSocket().ws, subject, 'sub_1', ITEM);
     await registry.registered(subjects);
-    registry.acquire('sb.ev.t.chat.messages.r3', 'sub_1', ITEM);
+    registry.join(new FakeSocket().ws, 'sb.ev.t.chat.messages.r3', 'sub_1', ITEM);
     await registry.registered(['sb.ev.t.chat.messages.r3']);
 
     expect(flushes).toBe(2);
@@ -71,8 +108,10 @@ describe('TopicRegistry', () => {
 
   it('builds one frame per message and subscription id, not per socket', async () => {
     const { bus, registry, published } = setup();
-    for (let i = 0; i < 100; i++) registry.acquire(ROOM, 'sub_1', ITEM);
-    registry.acquire(ROOM, 'sub_2', ITEM);
+    const sockets = Array.from({ length: 100 }, () => new FakeSocket());
+    for (const socket of sockets) registry.join(socket.ws, ROOM, 'sub_1', ITEM);
+    registry.join(sockets[0]!.ws, ROOM, 'sub_2', ITEM);
+    registry.join(sockets[1]!.ws, ROOM, 'sub_2', ITEM);
 
     await publishEvent(bus, ROOM);
 
@@ -82,17 +121,62 @@ describe('TopicRegistry', () => {
         .map((p) => (JSON.parse(p.frame) as { subscription_id: string }).subscription_id)
         .sort(),
     ).toEqual(['sub_1', 'sub_2']);
+    expect(sockets.every((socket) => socket.sent.length === 0)).toBe(true);
+  });
+
+  it("sends a one-member topic's events to its socket, and moves both into the uWebSockets.js topic when a second joins", async () => {
+    const { bus, registry, published } = setup();
+    const [first, second] = [new FakeSocket(), new FakeSocket()];
+    const topic = registry.join(first.ws, ROOM, 'sub_1', ITEM);
+    expect(first.topics.size).toBe(0);
+
+    await publishEvent(bus, ROOM);
+    expect(first.sent).toHaveLength(1);
+    expect(published).toHaveLength(0);
+
+    registry.join(second.ws, ROOM, 'sub_1', ITEM);
+    expect([...first.topics, ...second.topics]).toEqual([topic.name, topic.name]);
+    await publishEvent(bus, ROOM);
+    expect(first.sent).toHaveLength(1);
+    expect(published.map((p) => p.topic)).toEqual([topic.name]);
+
+    // Down to one member again, it stays in the uWebSockets.js topic.
+    registry.leave(second.ws, topic);
+    expect(second.topics.size).toBe(0);
+    await publishEvent(bus, ROOM);
+    expect(first.sent).toHaveLength(1);
+    expect(published).toHaveLength(2);
+  });
+
+  it('sends nothing more to a one-member socket that left, and hands one whose frame was dropped to onDropped', async () => {
+    const { bus, registry, dropped } = setup();
+    const [leaving, slow] = [new FakeSocket(), new FakeSocket()];
+    const left = registry.join(leaving.ws, ROOM, 'sub_1', ITEM);
+    registry.join(slow.ws, ROOM, 'sub_2', ITEM);
+    registry.leave(leaving.ws, left);
+    slow.sendStatus = 2;
+
+    await publishEvent(bus, ROOM);
+
+    expect(leaving.sent).toHaveLength(0);
+    expect(slow.sent).toHaveLength(1);
+    expect(dropped).toEqual([slow.ws]);
   });
 
   it('still feeds every subscription id of a subject when one is released during a delivery', async () => {
     // As when uWebSockets.js closes a socket over its backpressure limit inside `publish`.
     let first: Topic | undefined = undefined;
     const { bus, registry, published } = setup((topic) => {
-      if (first && topic === first.name) registry.release(first);
+      // Both members close: the topic goes while the subject's others are being fed.
+      if (first && topic === first.name) for (let i = 0; i < 2; i++) registry.release(first);
     });
-    first = registry.acquire(ROOM, 'sub_1', ITEM);
-    registry.acquire(ROOM, 'sub_2', ITEM);
-    registry.acquire(ROOM, 'sub_3', ITEM);
+    const join = (id: string) => {
+      registry.join(new FakeSocket().ws, ROOM, id, ITEM);
+      return registry.join(new FakeSocket().ws, ROOM, id, ITEM);
+    };
+    first = join('sub_1');
+    join('sub_2');
+    join('sub_3');
 
     await publishEvent(bus, ROOM);
 
@@ -101,11 +185,12 @@ describe('TopicRegistry', () => {
   });
 
   it('drops bus messages that are not events, and counts them', async () => {
-    const { bus, registry, published } = setup();
-    registry.acquire(ROOM, 'sub_1', ITEM);
+    const { bus, registry } = setup();
+    const socket = new FakeSocket();
+    registry.join(socket.ws, ROOM, 'sub_1', ITEM);
     bus.publish(ROOM, Buffer.from('{"type":"other"}'));
     await tick();
-    expect(published).toHaveLength(0);
+    expect(socket.sent).toHaveLength(0);
     expect(registry.stats().malformed).toBe(1);
   });
 });

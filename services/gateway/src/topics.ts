@@ -1,4 +1,4 @@
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 
 import type { Bus, BusMessage, BusSubscription } from '@switchboard/bus';
 import {
@@ -9,9 +9,16 @@ import {
 } from '@switchboard/protocol';
 import { contextFromHeaders, SpanKind, tracer } from '@switchboard/telemetry';
 
+import type { SocketData } from './connection.ts';
+
+/** What uWebSockets.js's `send` returns when it dropped the frame for the backlog limit. */
+const SEND_DROPPED = 2;
+
+type Member = WebSocket<SocketData>;
+
 /**
  * A topic sockets join: the events of one subject, framed for one subscription id. Made
- * by `TopicRegistry.acquire` and handed back to its `release`; sockets join it by name.
+ * by `TopicRegistry.join` and left with its `leave` (or `release`, once the socket closed).
  *
  * It also keeps the channel and parameters its first member subscribed with, so that the
  * connections holding it with the same ones share those, and a subscription that has just
@@ -22,6 +29,14 @@ export class Topic {
   /** Built on the first event, so idle topics do not hold one. */
   prefix: Buffer | undefined = undefined;
   members = 0;
+  /**
+   * The socket of a topic that has had one member only. Its events go to it with `send`
+   * rather than through a uWebSockets.js topic, whose membership costs some 360 bytes of
+   * native memory per socket, and most topics are one user's own (see docs/performance.md).
+   * Cleared when a second member joins: from then on every member is in the
+   * uWebSockets.js topic of `name`, until the last one leaves.
+   */
+  solo: Member | undefined = undefined;
 
   constructor(
     /** Makes the name; a small integer, where a name string would cost 24 bytes a topic. */
@@ -87,6 +102,23 @@ function withoutTopic(topics: Topics, topic: Topic): Topics | undefined {
   return rest.length === 1 ? rest[0]! : rest;
 }
 
+export interface TopicRegistryOptions {
+  /** Called with the subject of a bus message that is not an event; it is dropped. */
+  readonly onMalformed: (subject: string) => void;
+  /**
+   * `onPublished` runs once `publishBudget` frame bytes have gone out since the last
+   * `resetPublished()`: no socket's backlog can have grown by more than that, so a check
+   * then catches slow consumers even when a busy event loop delays the periodic one.
+   */
+  readonly publishBudget?: number;
+  readonly onPublished?: () => void;
+  /**
+   * Called with a topic's only member when uWebSockets.js dropped an event for it because
+   * its backlog passed the socket's limit; it must end the socket, so no gap goes unseen.
+   */
+  readonly onDropped: (ws: Member) => void;
+}
+
 export interface TopicStats {
   readonly subjects: number;
   readonly topics: number;
@@ -96,8 +128,8 @@ export interface TopicStats {
 /**
  * The gateway's fan-out: one bus subscription per distinct subject, shared by every
  * local socket and counted; one frame per incoming message and subscription id,
- * handed to uWebSockets.js topic publishing, so the JavaScript work per event does
- * not grow with the number of subscribers.
+ * handed to uWebSockets.js topic publishing (or sent to a topic's only socket), so the
+ * JavaScript work per event does not grow with the number of subscribers.
  */
 export class TopicRegistry {
   /** The topics of each subject subscribed; their bus subscription is the subject's. */
@@ -115,29 +147,47 @@ export class TopicRegistry {
 
   /** Frame bytes handed to uWebSockets.js since the last backlog check. */
   #published = 0;
+  readonly #publishBudget: number;
 
-  /**
-   * `onPublished` runs once `publishBudget` frame bytes have gone out since the last
-   * `resetPublished()`: no socket's backlog can have grown by more than that, so a check
-   * then catches slow consumers even when a busy event loop delays the periodic one.
-   */
   constructor(
     private readonly app: TemplatedApp,
     private readonly bus: Bus,
-    private readonly onMalformed: (subject: string) => void,
-    private readonly publishBudget = Infinity,
-    private readonly onPublished: () => void = () => undefined,
-  ) {}
+    private readonly options: TopicRegistryOptions,
+  ) {
+    this.#publishBudget = options.publishBudget ?? Infinity;
+  }
 
   resetPublished(): void {
     this.#published = 0;
   }
 
   /**
-   * Counts one more member of the topic for (subject, subscription id); a new topic keeps
-   * `item`, which its members should not change afterwards.
+   * Adds `ws` to the topic for (subject, subscription id), which it must not be in yet; a
+   * new topic keeps `item`, which its members should not change afterwards.
    */
-  acquire(subject: string, subscriptionId: string, item: SubscribeItem): Topic {
+  join(ws: Member, subject: string, subscriptionId: string, item: SubscribeItem): Topic {
+    const topic = this.#acquire(subject, subscriptionId, item);
+    if (topic.members === 1) {
+      topic.solo = ws;
+      return topic;
+    }
+    if (topic.solo) {
+      topic.solo.subscribe(topic.name);
+      topic.solo = undefined;
+    }
+    ws.subscribe(topic.name);
+    return topic;
+  }
+
+  /** Takes `ws`, which is open, out of a topic it joined. */
+  leave(ws: Member, topic: Topic): void {
+    if (topic.solo === ws) topic.solo = undefined;
+    else ws.unsubscribe(topic.name);
+    this.release(topic);
+  }
+
+  /** Counts one more member of the topic for (subject, subscription id). */
+  #acquire(subject: string, subscriptionId: string, item: SubscribeItem): Topic {
     const topics = this.#subjects.get(subject);
     let topic = topics && findTopic(topics, subscriptionId);
     if (!topic) {
@@ -160,10 +210,14 @@ export class TopicRegistry {
     await Promise.all(pending);
   }
 
-  /** Counts one member less; the bus subscription goes when its last member does. */
+  /**
+   * Counts one member less, for a socket that closed (uWebSockets.js has dropped its
+   * memberships already); the bus subscription goes when the last member does.
+   */
   release(topic: Topic): void {
     if (topic.members <= 0 || --topic.members > 0) return;
 
+    topic.solo = undefined;
     this.#topicCount--;
     const { subject } = topic.subscription;
     const topics = this.#subjects.get(subject);
@@ -219,7 +273,7 @@ export class TopicRegistry {
   #deliver(topics: Topics, message: BusMessage): void {
     if (!isBusEvent(message.data)) {
       this.#malformed++;
-      return this.onMalformed(message.subject);
+      return this.options.onMalformed(message.subject);
     }
     const span = message.headers?.traceparent
       ? tracer().startSpan(
@@ -232,16 +286,18 @@ export class TopicRegistry {
     if (topics instanceof Topic) this.#publish(topics, message.data);
     else for (const topic of topics) this.#publish(topic, message.data);
     span?.end();
-    if (this.#published > this.publishBudget) {
+    if (this.#published > this.#publishBudget) {
       this.#published = 0;
-      this.onPublished();
+      this.options.onPublished?.();
     }
   }
 
   #publish(topic: Topic, data: Uint8Array): void {
     topic.prefix ??= eventFramePrefix(topic.subscriptionId);
     const frame = eventFrame(topic.prefix, data);
-    this.app.publish(topic.name, frame, false, false);
     this.#published += frame.length;
+    const { solo } = topic;
+    if (!solo) this.app.publish(topic.name, frame, false, false);
+    else if (solo.send(frame, false, false) === SEND_DROPPED) this.options.onDropped(solo);
   }
 }
