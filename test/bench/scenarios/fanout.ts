@@ -42,16 +42,33 @@ export function passes(s: StepResult): boolean {
  */
 const FOREIGN_LOAD_RETRY = 0.1;
 
-/** A step that failed while other processes held the server core, and how its rerun went. */
+/**
+ * A step that failed and was run once more, and how that went: one that failed while other
+ * processes held the server core, or a doubling step that missed the p99 limit narrowly.
+ */
 interface Retry {
   readonly rate: number;
+  readonly reason: 'foreign load' | 'narrow miss';
   readonly foreignLoad: number;
+  readonly p99Us: number;
   readonly passedOnRetry: boolean;
 }
 
 function spoiledByForeignLoad(s: StepResult): boolean {
   const bound = s.problems.some((p) => p.startsWith('generator-bound'));
   return !passes(s) && !bound && s.foreignLoad > FOREIGN_LOAD_RETRY;
+}
+
+/**
+ * A step that failed on its p99 alone, by less than the limit again. One stall of the
+ * machine of 30–50 ms does that to a short step at any rate (at 1,000 subscribers and 100
+ * msg/s a stall delays more than 1 % of the probes' frames), while a server past its knee
+ * misses by more: 80–730 ms in the quick runs of 2026-12-03 and 2026-12-04.
+ */
+function missedNarrowly(s: StepResult): boolean {
+  return (
+    s.problems.length === 0 && s.latencyUs.p99 >= P99_LIMIT_US && s.latencyUs.p99 < 2 * P99_LIMIT_US
+  );
 }
 
 /** Bisection steps after the doubling has found a failing rate. */
@@ -72,20 +89,30 @@ async function findKnee(
     );
     return step;
   };
-  const measureOnce = async (rate: number): Promise<StepResult> => {
+  /** Measures `rate`; runs it once more if it failed for a reason that may not be the server's. */
+  const measureOnce = async (rate: number, retryNarrowMiss: boolean): Promise<StepResult> => {
     const first = await measure(rate);
-    if (!spoiledByForeignLoad(first)) return first;
-    ctx.progress(`  foreign load spoiled ${rate} msg/s: running it again`);
+    const reason = spoiledByForeignLoad(first)
+      ? 'foreign load'
+      : retryNarrowMiss && missedNarrowly(first)
+        ? 'narrow miss'
+        : undefined;
+    if (!reason) return first;
+    ctx.progress(`  ${reason} at ${rate} msg/s: running it again`);
     const again = await measure(rate);
-    retries.push({ rate, foreignLoad: first.foreignLoad, passedOnRetry: passes(again) });
+    const { foreignLoad, latencyUs } = first;
+    retries.push({ rate, reason, foreignLoad, p99Us: latencyUs.p99, passedOnRetry: passes(again) });
     return again;
   };
 
   let best: StepResult | undefined;
   let firstFail: StepResult | undefined;
   let rate = ctx.sizes.fanoutStartRate;
+  // The doubling ends on the first failed step, and an early end costs half the result or
+  // more, so a narrow miss there is run again; one in the bisection costs at most the rest
+  // of the bracket.
   for (let i = 0; i < ctx.sizes.fanoutMaxSteps; i++) {
-    const step = await measureOnce(rate);
+    const step = await measureOnce(rate, ctx.sizes.mode !== 'smoke');
     if (!passes(step)) {
       firstFail = step;
       break;
@@ -99,16 +126,18 @@ async function findKnee(
   let fail = firstFail;
   for (let i = 0; best && fail && ctx.sizes.mode !== 'smoke' && i < MAX_BISECTIONS; i++) {
     if (fail.rate - best.rate <= best.rate / 8) break;
-    const step = await measureOnce(Math.round((best.rate + fail.rate) / 2));
+    const step = await measureOnce(Math.round((best.rate + fail.rate) / 2), false);
     if (passes(step)) best = step;
     else fail = step;
   }
   return { best, firstFail, steps, retries };
 }
 
-function retryNote({ rate, foreignLoad, passedOnRetry }: Retry): string {
-  const share = Math.round(foreignLoad * 100);
+function retryNote({ rate, reason, foreignLoad, p99Us, passedOnRetry }: Retry): string {
   const outcome = passedOnRetry ? 'passed when run again' : 'failed again';
+  if (reason === 'narrow miss')
+    return `the step at ${rate} msg/s failed with a p99 of ${p99Us} µs, under twice the limit, and ${outcome}`;
+  const share = Math.round(foreignLoad * 100);
   return `the step at ${rate} msg/s failed while other processes used ${share} % of the server core, and ${outcome}`;
 }
 
