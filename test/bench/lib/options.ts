@@ -11,7 +11,10 @@ export interface RunOptions {
   readonly scenarios: readonly string[];
   readonly out: string;
   readonly chartDir: string;
-  /** CPU-profile the Switchboard gateway at its fan-out knee. */
+  /**
+   * CPU-profile the Switchboard gateway at its fan-out knee and in a storm wave: by default
+   * in full runs, in quick ones with `--profile` (they would not fit in 3 minutes).
+   */
   readonly cpuProfile: boolean;
   /** Run Switchboard's auth, channel-authorizer and publisher under `node --cpu-prof`. */
   readonly profileServices: boolean;
@@ -22,8 +25,8 @@ export interface RunOptions {
   readonly portBase: number;
 }
 
-const USAGE = `usage: tsx test/bench/run.ts [--quick | --smoke] [--systems a,b] [--scenarios x,y] [--no-profile]
-       [--profile-services] [--heap-snapshot] [--no-isolate]
+const USAGE = `usage: tsx test/bench/run.ts [--quick | --smoke] [--systems a,b] [--scenarios x,y]
+       [--profile | --no-profile] [--profile-services] [--heap-snapshot] [--no-isolate]
   env: BENCH_OUT (results JSON), BENCH_PORT_BASE (default 19100),
        BENCH_SERVER_CPU / BENCH_LOAD_CPUS (taskset core lists, default 1 / 0)`;
 
@@ -44,7 +47,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
   let mode: Sizes['mode'] = 'full';
   let systems: SystemName[] = [...SYSTEM_NAMES];
   let scenarios: string[] = [];
-  let cpuProfile = true;
+  let cpuProfile: boolean | undefined;
   let profileServices = false;
   let heapSnapshot = false;
   let isolate = true;
@@ -55,6 +58,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
     if (flag === '--quick') mode = 'quick';
     else if (flag === '--smoke') mode = 'smoke';
     else if (flag === '--full') mode = 'full';
+    else if (flag === '--profile') cpuProfile = true;
     else if (flag === '--no-profile') cpuProfile = false;
     else if (flag === '--profile-services') profileServices = true;
     else if (flag === '--heap-snapshot') heapSnapshot = true;
@@ -79,7 +83,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): RunOpti
     out,
     // Beside the results, so that a run with its own BENCH_OUT leaves the committed charts be.
     chartDir: dirname(out),
-    cpuProfile: cpuProfile && mode !== 'smoke',
+    cpuProfile: (cpuProfile ?? mode === 'full') && mode !== 'smoke',
     profileServices,
     heapSnapshot,
     isolate,
