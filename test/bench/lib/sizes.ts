@@ -38,12 +38,13 @@ const QUICK: Sizes = {
   // above its knee would leave it no result.
   fanoutStartRate: 25,
   fanoutMaxSteps: 10,
-  // 1.25 s, not more, keeps the whole quick run under 3 minutes with the fan-out's reruns.
-  stepS: 1.25,
+  // 1 s, not more, keeps the whole quick run under 3 minutes with the fan-out's reruns and
+  // every system's latency and slow-consumer runs.
+  stepS: 1,
   manyTopicsConns: 2000,
-  manyTopicsRate: 1000,
-  manyTopicsMaxSteps: 2,
-  latencyStepS: 1,
+  manyTopicsRate: 2000,
+  manyTopicsMaxSteps: 1,
+  latencyStepS: 0.8,
   stormConns: 2000,
   stormRates: [1000],
   slowShare: 0.1,
