@@ -157,6 +157,11 @@ export class TopicRegistry {
     this.#publishBudget = options.publishBudget ?? Infinity;
   }
 
+  /** Frame bytes handed to uWebSockets.js since the last `resetPublished()`. */
+  get published(): number {
+    return this.#published;
+  }
+
   resetPublished(): void {
     this.#published = 0;
   }
