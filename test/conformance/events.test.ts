@@ -212,18 +212,22 @@ describeEachStack('events', {}, (sut) => {
       expect(received).toEqual(Array.from({ length: to - from }, (_, i) => ({ seq: from + i })));
     };
 
+    // Each phase waits for its events to arrive before the next subscribe or unsubscribe: a
+    // 202 from the publisher means accepted, and delivery may still be under way.
     const first = await connectAs(sut.stack, 'alice');
     const id = await subscribe(first, 'data.metrics', params);
     await send(0, 5);
+    await receive(first, 0, 5);
     const second = await connectAs(sut.stack, 'alice');
     await subscribe(second, 'data.metrics', params);
     await send(5, 10);
+    await receive(first, 5, 10);
+    await receive(second, 5, 10);
     expect(await request(first, { type: 'unsubscribe', subscription_id: id })).toMatchObject({
       type: 'unsubscription_success',
     });
     await send(10, 15);
-    await receive(first, 0, 10);
-    await receive(second, 5, 15);
+    await receive(second, 10, 15);
     // Whatever the gateway sent the first socket before its pong has arrived: no more events.
     expect(await request(first, { type: 'ping' })).toMatchObject({ type: 'pong' });
     expect(first.pending().filter((frame) => frame.type === 'event')).toEqual([]);
