@@ -1,4 +1,4 @@
-import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 
 import type { Bus, BusMessage, BusSubscription } from '@switchboard/bus';
 import {
@@ -9,12 +9,10 @@ import {
 } from '@switchboard/protocol';
 import { contextFromHeaders, SpanKind, tracer } from '@switchboard/telemetry';
 
-import type { SocketData } from './connection.ts';
+import type { Socket } from './context.ts';
 
 /** What uWebSockets.js's `send` returns when it dropped the frame for the backlog limit. */
 const SEND_DROPPED = 2;
-
-type Member = WebSocket<SocketData>;
 
 /**
  * A topic sockets join: the events of one subject, framed for one subscription id. Made
@@ -36,7 +34,7 @@ export class Topic {
    * Cleared when a second member joins: from then on every member is in the
    * uWebSockets.js topic of `name`, until the last one leaves.
    */
-  solo: Member | undefined = undefined;
+  solo: Socket | undefined = undefined;
 
   constructor(
     /** Makes the name; a small integer, where a name string would cost 24 bytes a topic. */
@@ -116,7 +114,7 @@ export interface TopicRegistryOptions {
    * Called with a topic's only member when uWebSockets.js dropped an event for it because
    * its backlog passed the socket's limit; it must end the socket, so no gap goes unseen.
    */
-  readonly onDropped: (ws: Member) => void;
+  readonly onDropped: (ws: Socket) => void;
 }
 
 export interface TopicStats {
@@ -170,7 +168,7 @@ export class TopicRegistry {
    * Adds `ws` to the topic for (subject, subscription id), which it must not be in yet; a
    * new topic keeps `item`, which its members should not change afterwards.
    */
-  join(ws: Member, subject: string, subscriptionId: string, item: SubscribeItem): Topic {
+  join(ws: Socket, subject: string, subscriptionId: string, item: SubscribeItem): Topic {
     const topic = this.#acquire(subject, subscriptionId, item);
     if (topic.members === 1) {
       topic.solo = ws;
@@ -185,7 +183,7 @@ export class TopicRegistry {
   }
 
   /** Takes `ws`, which is open, out of a topic it joined. */
-  leave(ws: Member, topic: Topic): void {
+  leave(ws: Socket, topic: Topic): void {
     if (topic.solo === ws) topic.solo = undefined;
     else ws.unsubscribe(topic.name);
     this.release(topic);
