@@ -99,25 +99,18 @@ export class SwitchboardSystem implements SystemUnderTest {
         `${publisherUrl}/readyz`,
       ],
     ];
-    // Started side by side: each spends most of its start-up loading modules.
-    const started = await Promise.allSettled(
-      services.map(([name, entry, env, readyUrl]) =>
-        startProcess({
-          name,
-          command: process.execPath,
-          args: [...cpuProfileFlags(ctx, name), '--import', 'tsx', join(REPO_ROOT, entry)],
-          env: { NATS_URL: ctx.nats.url, ...env },
-          cpus: ctx.cpus.load,
-          readyText: readyUrl ? undefined : '"msg":"ready"',
-          readyUrl,
-        }),
-      ),
-    );
-    // Kept in start order, so that `close` stops them in reverse.
-    for (const result of started)
-      if (result.status === 'fulfilled') this.#support.push(result.value);
-    const failed = started.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
+    for (const [name, entry, env, readyUrl] of services) {
+      const running = await startProcess({
+        name,
+        command: process.execPath,
+        args: [...cpuProfileFlags(ctx, name), '--import', 'tsx', join(REPO_ROOT, entry)],
+        env: { NATS_URL: ctx.nats.url, ...env },
+        cpus: ctx.cpus.load,
+        readyText: readyUrl ? undefined : '"msg":"ready"',
+        readyUrl,
+      });
+      this.#support.push(running);
+    }
   }
 
   async start(ctx: BenchContext, options: StartOptions): Promise<ServerHandle> {
