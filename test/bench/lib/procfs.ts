@@ -20,6 +20,17 @@ export function processCpuSeconds(pid: number): number {
   return (utime + stime) / TICKS_PER_SECOND;
 }
 
+/** Seconds since a process started; 0 once it is gone. */
+export function processAgeSeconds(pid: number): number {
+  const stat = readOrEmpty(`/proc/${pid}/stat`);
+  if (!stat) return 0;
+  // Field 22, `starttime`, in clock ticks after boot; the fields after the name start at field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const startedAfterBoot = Number(fields[19]) / TICKS_PER_SECOND;
+  const uptime = Number(readOrEmpty('/proc/uptime').split(' ')[0]);
+  return Math.max(0, uptime - startedAfterBoot);
+}
+
 /** Resident set size in bytes; 0 once the process is gone. */
 export function processRssBytes(pid: number): number {
   const status = readOrEmpty(`/proc/${pid}/status`);

@@ -2,7 +2,19 @@
 export interface Sizes {
   readonly mode: 'smoke' | 'quick' | 'full';
   readonly idleConns: number;
-  readonly idleSettleS: number;
+  /**
+   * How old the server must be before the idle scenario's baseline reading, and how long
+   * it rests after the last connection before the second; after each wait its RSS must
+   * also hold steady for `idleSteadyS`. V8's memory reducer gives memory back about 8 s
+   * after a busy period: 10 MB of the uws baseline's at 8.5 s after it started, in four
+   * runs, which a baseline taken earlier would count as a saving of the connections.
+   */
+  readonly idleBaselineAgeS: number;
+  readonly idleRestS: number;
+  /** 0: no steadiness check (smoke runs). */
+  readonly idleSteadyS: number;
+  /** How long idle CPU is measured. */
+  readonly idleCpuS: number;
   readonly fanoutSubscribers: number;
   readonly probes: number;
   /** First publish rate (messages/s) of the fan-out search, then doubled. */
@@ -31,26 +43,30 @@ export interface Sizes {
 const QUICK: Sizes = {
   mode: 'quick',
   idleConns: 2000,
-  idleSettleS: 0.5,
+  idleBaselineAgeS: 9,
+  idleRestS: 1,
+  idleSteadyS: 1,
+  idleCpuS: 1,
   fanoutSubscribers: 1000,
   probes: 20,
   // Socket.IO's knee is 50–75 msg/s, and some runs' first step at 50 failed: a first step
   // above its knee would leave it no result.
   fanoutStartRate: 25,
   fanoutMaxSteps: 10,
-  // 1 s steps, 1,000 many-topics connections, waves of 1,500 and 1.5 s of slow consumers keep
-  // the whole quick run under 3 minutes (163 s on the 2-core machine of
-  // docs/performance.md) with the fan-out's reruns and every system's latency and
-  // slow-consumer runs.
+  // 1 s steps, 1,000 many-topics connections, waves of 1,500, 0.6 s latency points and 1 s
+  // of slow consumers keep the whole quick run under 3 minutes with the idle scenario's
+  // waits for a steady baseline (about 60 s of it), the fan-out's reruns and every
+  // system's latency and slow-consumer runs: 177 s on the 2-core machine of
+  // docs/performance.md with 1.2 s of slow consumers.
   stepS: 1,
   manyTopicsConns: 1000,
   manyTopicsRate: 2000,
   manyTopicsMaxSteps: 1,
-  latencyStepS: 0.8,
+  latencyStepS: 0.6,
   stormConns: 1500,
   stormRates: [1000],
   slowShare: 0.1,
-  slowStepS: 1.5,
+  slowStepS: 1,
   ingressRates: [250, 500, 1000, 2000, 4000],
   ingressStepS: 1.5,
   ingressWarmUpS: 3,
@@ -60,7 +76,10 @@ const QUICK: Sizes = {
 const FULL: Sizes = {
   mode: 'full',
   idleConns: 19_000,
-  idleSettleS: 5,
+  idleBaselineAgeS: 10,
+  idleRestS: 10,
+  idleSteadyS: 2,
+  idleCpuS: 10,
   fanoutSubscribers: 10_000,
   probes: 100,
   fanoutStartRate: 10,
@@ -84,7 +103,10 @@ const SMOKE: Sizes = {
   ...QUICK,
   mode: 'smoke',
   idleConns: 50,
-  idleSettleS: 0.2,
+  idleBaselineAgeS: 0,
+  idleRestS: 0.2,
+  idleSteadyS: 0,
+  idleCpuS: 1,
   fanoutSubscribers: 50,
   probes: 5,
   fanoutStartRate: 100,

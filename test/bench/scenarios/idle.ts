@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { BenchContext } from '../lib/context.ts';
 import { collectAndMeasureHeap, writeHeapSnapshot, type HeapUsage } from '../lib/inspector.ts';
 import {
+  processAgeSeconds,
   processRssByKind,
   processRssBytes,
   startCpuWindow,
@@ -32,6 +33,32 @@ async function snapshot(handle: ServerHandle): Promise<Snapshot> {
     heap,
     socketBytes: tcpSocketMemory().bytes,
   };
+}
+
+/** RSS changes within this count as steady. */
+const STEADY_RSS_BYTES = 256 * 1024;
+const MAX_STEADY_WAIT_MS = 10_000;
+
+/**
+ * Waits until `restS` have passed since `since` (ms, `performance.now()`) and the server's
+ * RSS has then held steady for `steadyS` (10 s more at most), so that memory the process
+ * is about to give back is not counted (see `Sizes.idleBaselineAgeS`). Returns the
+ * seconds waited.
+ */
+async function settle(pid: number, since: number, restS: number, steadyS: number): Promise<number> {
+  const started = performance.now();
+  const rest = since + restS * 1000 - started;
+  if (rest > 0) await sleep(rest);
+  const deadline = performance.now() + MAX_STEADY_WAIT_MS;
+  let steadySince = performance.now();
+  let last = processRssBytes(pid);
+  while (performance.now() - steadySince < steadyS * 1000 && performance.now() < deadline) {
+    await sleep(250);
+    const rss = processRssBytes(pid);
+    if (Math.abs(rss - last) > STEADY_RSS_BYTES) steadySince = performance.now();
+    last = rss;
+  }
+  return (performance.now() - started) / 1000;
 }
 
 /**
@@ -64,7 +91,11 @@ export const idle: Scenario = {
     const n = ctx.sizes.idleConns;
     const handle = await system.start(ctx, { inspect: true });
     try {
-      await sleep(ctx.sizes.idleSettleS * 1000);
+      const { pid } = handle.server;
+      const startedAt = performance.now() - processAgeSeconds(pid) * 1000;
+      const { idleBaselineAgeS, idleRestS, idleSteadyS } = ctx.sizes;
+      await settle(pid, startedAt, idleBaselineAgeS, idleSteadyS);
+      const baselineAgeS = processAgeSeconds(pid);
       const before = await snapshot(handle);
       const beforeSnapshot = await maybeWriteHeapSnapshot(ctx, handle, 'before');
       const { gen } = await connectSubscribers(ctx, handle, {
@@ -73,11 +104,11 @@ export const idle: Scenario = {
         rooms: ['p{i}', 'shared'],
       });
       try {
-        await sleep(ctx.sizes.idleSettleS * 1000);
+        const afterS = await settle(pid, performance.now(), idleRestS, idleSteadyS);
         const after = await snapshot(handle);
         const afterSnapshot = await maybeWriteHeapSnapshot(ctx, handle, 'after');
         const endCpu = startCpuWindow({ server: handle.server.pid });
-        await sleep(Math.max(1000, ctx.sizes.idleSettleS * 2000));
+        await sleep(ctx.sizes.idleCpuS * 1000);
         const cpu = endCpu();
 
         const perConn = (a: number, b: number): number => Math.round((a - b) / n);
@@ -86,7 +117,7 @@ export const idle: Scenario = {
             ? perConn(after.heap.usedBytes, before.heap.usedBytes)
             : undefined;
         const notes = [
-          `${n} connections, 2 subscriptions each; after a forced GC through the inspector, minus the idle process`,
+          `${n} connections, 2 subscriptions each; after a forced GC through the inspector, minus the idle process; readings ${baselineAgeS.toFixed(1)} s after the server started and ${afterS.toFixed(1)} s after the last connection, once its RSS held steady`,
           `kernel TCP memory ${perConn(after.socketBytes, before.socketBytes)} bytes per connection (client and server ends, both on this machine)`,
           `RSS per connection by kind: malloc heap ${perConn(after.rssByKind.mallocHeap, before.rssByKind.mallocHeap)}, anonymous mappings (V8 heap pages, ...) ${perConn(after.rssByKind.anonymous, before.rssByKind.anonymous)}, files ${perConn(after.rssByKind.files, before.rssByKind.files)} bytes`,
         ];
