@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 export { listen, mountHealthAndFallback, sendText, stopListening } from './http.ts';
+export { ChurnTrimmer, loadHeapTrim, type HeapTrim, type NoHeapTrim } from './memory.ts';
 import type { Bus } from '@switchboard/bus';
 
 /**

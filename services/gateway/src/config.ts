@@ -59,6 +59,12 @@ export const SocketSettings = Type.Object({
     "Interval of the heartbeat that keeps this gateway's connections counted (see GATEWAY_LEASE_MS)",
     100,
   ),
+  MEMORY_TRIM_CONNECTIONS: Type.Integer({
+    minimum: 0,
+    default: 1_000,
+    description:
+      'Connections opened or closed after which, once they quieten, free C heap memory is returned to the system (glibc only). 0: never',
+  }),
   SHUTDOWN_TIMEOUT_MS: Setting.millis(10_000, 'Longest graceful shutdown before exit(1)'),
   LOG_LEVEL: Setting.logLevel(),
 });

@@ -118,27 +118,37 @@ export function clockMs(): number {
  * the constructor, so all connections share one hidden class and keep their fields
  * in-object (no per-connection property backing store).
  */
+function isHeldList(
+  held: HeldSubscription | readonly HeldSubscription[],
+): held is readonly HeldSubscription[] {
+  return Array.isArray(held);
+}
+
+/** Bits of `Connection.#state`; the auth failures are counted above them. */
+const CLOSED = 1;
+const AWAITING_PONG = 2;
+const AUTH_FAILURE = 4;
+
 export class Connection {
   readonly #serial = ++lastSerial;
+  /** `closed`, `awaitingPong` and `authFailures` in one small integer: 16 bytes less each. */
+  #state = 0;
   principal: Principal | undefined = undefined;
   /** Set while the connection counts against its account's connection limit. */
   lease: ConnectionLease | undefined = undefined;
-  authFailures = 0;
   /**
-   * The subscriptions held, in the order they were made. Replaced, never changed in place,
-   * by exactly sized arrays: most connections hold a few, and a `Map` would cost several
-   * times as much (see `holdSubscription`).
+   * The first subscription held and the rest: most connections hold one or two, kept
+   * without an array (64 bytes for two), and more in an exactly sized one. A `Map` would
+   * cost several times as much. See `subscriptions`.
    */
-  subscriptions: readonly HeldSubscription[] = NO_SUBSCRIPTIONS;
+  #first: HeldSubscription | undefined = undefined;
+  #rest: HeldSubscription | readonly HeldSubscription[] | undefined = undefined;
   /** Grants of subscriptions the client ended, for subscribing again without a round trip. */
   recentGrants: Map<string, Grant> | undefined = undefined;
   /** When the last frame or pong came, by `clockMs()`. */
   lastSeen = clockMs();
-  /** Set by each server ping; the pong that answers it does not count against the rate. */
-  awaitingPong = false;
   /** Made on the first message that counts against a limit; unlimited plans need none. */
   rate: MessageRate | undefined = undefined;
-  closed = false;
   /** Set while messages are waiting or being handled. */
   inbox: Inbox | undefined = undefined;
 
@@ -150,6 +160,50 @@ export class Connection {
   /** Made when asked for: ids go into the auth reply, leases and logs only. */
   get id(): string {
     return `${ID_PREFIX}${this.#serial.toString(36).padStart(6, '0')}`;
+  }
+
+  /**
+   * The subscriptions held, in the order they were made: a new array on each read, so
+   * read it once per request, never per event. Replaced as a whole (see `holdSubscription`).
+   */
+  get subscriptions(): readonly HeldSubscription[] {
+    const first = this.#first;
+    const rest = this.#rest;
+    if (first === undefined) return NO_SUBSCRIPTIONS;
+    if (rest === undefined) return [first];
+    return isHeldList(rest) ? [first, ...rest] : [first, rest];
+  }
+
+  set subscriptions(list: readonly HeldSubscription[]) {
+    this.#first = list[0];
+    this.#rest = list.length <= 1 ? undefined : list.length === 2 ? list[1] : list.slice(1);
+  }
+
+  /** Set once the socket closed; whatever was waiting on a service then sends nothing. */
+  get closed(): boolean {
+    return (this.#state & CLOSED) !== 0;
+  }
+
+  set closed(closed: boolean) {
+    this.#state = closed ? this.#state | CLOSED : this.#state & ~CLOSED;
+  }
+
+  /** Set by each server ping; the pong that answers it does not count against the rate. */
+  get awaitingPong(): boolean {
+    return (this.#state & AWAITING_PONG) !== 0;
+  }
+
+  set awaitingPong(awaiting: boolean) {
+    this.#state = awaiting ? this.#state | AWAITING_PONG : this.#state & ~AWAITING_PONG;
+  }
+
+  /** Failed auth attempts on this connection. */
+  get authFailures(): number {
+    return Math.floor(this.#state / AUTH_FAILURE);
+  }
+
+  set authFailures(failures: number) {
+    this.#state = (this.#state & (AUTH_FAILURE - 1)) + failures * AUTH_FAILURE;
   }
 }
 
@@ -185,10 +239,7 @@ export function heldSubscription(conn: Connection, id: string): HeldSubscription
   return conn.subscriptions.find((held) => held.id === id);
 }
 
-/**
- * Adds a subscription, or replaces the one with its id. `concat` and `with` make arrays
- * of exactly the length needed, where `push` or a spread would leave room for 16 more.
- */
+/** Adds a subscription, or replaces the one with its id. */
 export function holdSubscription(conn: Connection, held: HeldSubscription): void {
   const list = conn.subscriptions;
   const index = list.findIndex((other) => other.id === held.id);

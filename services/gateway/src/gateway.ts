@@ -29,7 +29,7 @@ import {
   timestamp,
   UNAUTHENTICATED_LIMITS,
 } from '@switchboard/protocol';
-import { listen, sendText, stopListening } from '@switchboard/runtime';
+import { ChurnTrimmer, listen, loadHeapTrim, sendText, stopListening } from '@switchboard/runtime';
 import { redactUrl, type Logger } from '@switchboard/telemetry';
 
 import { AddressRate } from './address-rate.ts';
@@ -83,6 +83,8 @@ const BACKLOG_CHECK_MS = 250;
 const QUIET_BACKLOG_CHECK_EVERY = 20;
 /** Room above MAX_BACKPRESSURE_BYTES for what arrives between two backlog checks. */
 const BACKLOG_HEADROOM_BYTES = 16 * 1024 * 1024;
+/** How often connection churn is looked at for a trim of the C heap (see ChurnTrimmer). */
+const TRIM_TICK_MS = 1_000;
 
 /**
  * uWebSockets.js drops a frame over `maxPayloadLength` with an abrupt 1006, so it gets a
@@ -105,6 +107,8 @@ export class Gateway {
   #livenessTimer?: NodeJS.Timeout;
   #backlogTimer?: NodeJS.Timeout;
   #heartbeatTimer?: NodeJS.Timeout;
+  #trimTimer?: NodeJS.Timeout;
+  readonly #trimmer: ChurnTrimmer | undefined;
   #slowConsumers = 0;
   #stopping = false;
 
@@ -157,6 +161,7 @@ export class Gateway {
       this.#onPermissionChange(tenant, change),
     );
     this.recheckAfterReconnects(bus);
+    this.#trimmer = this.#makeTrimmer();
     const behavior = this.#behavior();
     this.app.ws('/v1', behavior).ws('/v1/', behavior);
     const upgradeRequired = (res: uWS.HttpResponse): void =>
@@ -206,7 +211,32 @@ export class Gateway {
       this.settings.HEARTBEAT_INTERVAL_MS,
     );
     await this.#heartbeat();
+    if (this.#trimmer) {
+      const trimmer = this.#trimmer;
+      // Start-up (compiling, connecting to the bus) leaves free memory behind, too.
+      trimmer.trimNow();
+      this.#trimTimer = setInterval(() => trimmer.tick(), TRIM_TICK_MS);
+    }
     return port;
+  }
+
+  /**
+   * Closed sockets leave their memory free between chunks of the C heap still in use
+   * (uWebSockets.js allocates a socket's memory there), and glibc keeps it until asked to
+   * trim. In the benchmark, 5 s after 19,000 idle sockets closed, the gateway's RSS was
+   * 118–137 MB with trims and 152 MB without; start-up leaves a few MB behind as well.
+   */
+  #makeTrimmer(): ChurnTrimmer | undefined {
+    const threshold = this.settings.MEMORY_TRIM_CONNECTIONS;
+    if (threshold === 0) return undefined;
+    const trim = loadHeapTrim();
+    if (typeof trim !== 'function') {
+      this.logger.info({ reason: trim.reason }, 'memory trim after connection churn is off');
+      return undefined;
+    }
+    return new ChurnTrimmer(trim, threshold, ({ released, ms, churn }) =>
+      this.logger.debug({ released, ms: Math.round(ms * 10) / 10, churn }, 'trimmed the C heap'),
+    );
   }
 
   /** Stops accepting, closes every socket with 1012 (clients reconnect elsewhere). */
@@ -215,6 +245,7 @@ export class Gateway {
     clearInterval(this.#livenessTimer);
     clearInterval(this.#backlogTimer);
     clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#trimTimer);
     if (this.#listenSocket) stopListening(this.#listenSocket);
     this.logger.info(this.stats(), 'closing connections');
     const { code, reason } = CloseCodes.serviceRestart;
@@ -239,6 +270,7 @@ export class Gateway {
         const data = ws.getUserData();
         const { conn } = data;
         this.#connections.add(ws);
+        this.#trimmer?.note();
         const { code, reason } = CloseCodes.authenticationTimeout;
         data.deadline = setTimeout(() => {
           if (!conn.principal && !conn.closed) ws.end(code, reason);
@@ -269,6 +301,7 @@ export class Gateway {
         const { conn } = data;
         conn.closed = true;
         this.#connections.delete(ws);
+        this.#trimmer?.note();
         clearTimeout(data.deadline);
         data.deadline = undefined;
         releaseConnection(this.#session, conn);
