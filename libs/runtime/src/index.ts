@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 export { listen, mountHealthAndFallback, sendText, stopListening } from './http.ts';
-export { ChurnTrimmer, loadHeapTrim, type HeapTrim, type NoHeapTrim } from './memory.ts';
+export {
+  afterNextMajorCollection,
+  ChurnTrimmer,
+  loadHeapTrim,
+  type ChurnTrimmerOptions,
+  type HeapTrim,
+  type MajorCollectionWatch,
+  type NoHeapTrim,
+  type TrimCause,
+} from './memory.ts';
 import type { Bus } from '@switchboard/bus';
 
 /**

@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm';
 
 import { describe, expect, it } from 'vitest';
 
-import { ChurnTrimmer, loadHeapTrim } from './memory.ts';
+import { afterNextMajorCollection, ChurnTrimmer, loadHeapTrim, type TrimCause } from './memory.ts';
 
 function rssBytes(): number {
   const line = readFileSync('/proc/self/status', 'utf8')
@@ -55,15 +55,54 @@ describe('loadHeapTrim', () => {
   });
 });
 
+describe('afterNextMajorCollection', () => {
+  it('calls back once after a major collection, and not after a cancelled wait', async () => {
+    let calls = 0;
+    let cancelledCalls = 0;
+    afterNextMajorCollection(() => calls++);
+    const cancel = afterNextMajorCollection(() => cancelledCalls++);
+    cancel();
+    collectGarbage();
+    for (let i = 0; i < 50 && calls === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(calls).toBe(1);
+    collectGarbage();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toBe(1);
+    expect(cancelledCalls).toBe(0);
+  });
+});
+
 describe('ChurnTrimmer', () => {
   function trimmer(threshold: number): { t: ChurnTrimmer; calls: number[] } {
     const calls: number[] = [];
-    const t = new ChurnTrimmer(
-      () => true,
-      threshold,
-      ({ churn }) => calls.push(churn),
-    );
+    const t = new ChurnTrimmer(() => true, threshold, { onTrim: ({ churn }) => calls.push(churn) });
     return { t, calls };
+  }
+
+  /** A trimmer whose major collections the test runs by calling `collect`. */
+  function watchedTrimmer(threshold: number): {
+    t: ChurnTrimmer;
+    causes: TrimCause[];
+    collect: () => void;
+    waits: () => number;
+  } {
+    const causes: TrimCause[] = [];
+    let pending: (() => void) | undefined;
+    let waits = 0;
+    const t = new ChurnTrimmer(() => true, threshold, {
+      afterNextMajorCollection: (callback) => {
+        waits++;
+        pending = callback;
+        return () => (pending = undefined);
+      },
+      onTrim: ({ cause }) => causes.push(cause),
+    });
+    const collect = (): void => {
+      const callback = pending;
+      pending = undefined;
+      callback?.();
+    };
+    return { t, causes, collect, waits: () => waits };
   }
 
   it('trims once the churn reached the threshold and a tick was quiet', () => {
@@ -98,5 +137,39 @@ describe('ChurnTrimmer', () => {
     t.tick();
     expect(calls).toEqual([150]);
     expect(t.trims).toBe(1);
+  });
+
+  it('trims once more after the next major collection, and only once', () => {
+    const { t, causes, collect } = watchedTrimmer(100);
+    for (let i = 0; i < 100; i++) t.note();
+    t.tick();
+    t.tick(); // quiet
+    expect(causes).toEqual(['churn']);
+    expect(t.awaitingCollection).toBe(true);
+    collect();
+    expect(causes).toEqual(['churn', 'collection']);
+    expect(t.awaitingCollection).toBe(false);
+    collect();
+    expect(causes).toEqual(['churn', 'collection']);
+  });
+
+  it('waits for one collection however many trims come before it', () => {
+    const { t, causes, collect, waits } = watchedTrimmer(100);
+    t.trimNow();
+    for (let i = 0; i < 100; i++) t.note();
+    t.tick();
+    t.tick(); // quiet
+    expect(waits()).toBe(1);
+    collect();
+    expect(causes).toEqual(['requested', 'churn', 'collection']);
+  });
+
+  it('stops waiting when closed', () => {
+    const { t, causes, collect } = watchedTrimmer(100);
+    t.trimNow();
+    t.close();
+    expect(t.awaitingCollection).toBe(false);
+    collect();
+    expect(causes).toEqual(['requested']);
   });
 });
