@@ -69,12 +69,37 @@ export class InspectorSession {
   }
 }
 
-/** Forces a full GC and reads the heap. */
+/**
+ * V8's most thorough collection (`CollectAllAvailableGarbage`: several rounds that also
+ * compact fragmented pages and give freed pages back), which the inspector's
+ * `collectGarbage` is not. It is reached through the `gc` function V8 gives a new
+ * context once `--expose-gc` is set, the same in every Node server.
+ */
+async function collectAllAvailableGarbage(session: InspectorSession): Promise<void> {
+  const expression = `(() => {
+    const v8 = process.getBuiltinModule('v8');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = process.getBuiltinModule('vm').runInNewContext('gc');
+    v8.setFlagsFromString('--no-expose-gc');
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    return true;
+  })()`;
+  const reply = await session.call('Runtime.evaluate', { expression, returnByValue: true });
+  const result = reply.result as { value?: unknown } | undefined;
+  if (result?.value !== true) throw new Error(`last-resort GC failed: ${JSON.stringify(reply)}`);
+}
+
+/**
+ * Forces V8's most thorough GC and reads the heap. The inspector's `collectGarbage` alone
+ * leaves the pages a busy period added to the young generation committed until V8's memory
+ * reducer gives them back, some 8 s later or not at all before a reading: 14-17 MB of the
+ * gateway's RSS at 19,000 connections, in some runs and not others.
+ */
 export async function collectAndMeasureHeap(inspectorUrl: string): Promise<HeapUsage> {
   const session = await InspectorSession.open(inspectorUrl);
   try {
     await session.call('HeapProfiler.collectGarbage');
-    await session.call('HeapProfiler.collectGarbage');
+    await collectAllAvailableGarbage(session);
     const usage = await session.call('Runtime.getHeapUsage');
     return { usedBytes: Number(usage.usedSize ?? 0), totalBytes: Number(usage.totalSize ?? 0) };
   } finally {

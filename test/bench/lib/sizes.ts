@@ -3,14 +3,22 @@ export interface Sizes {
   readonly mode: 'smoke' | 'quick' | 'full';
   readonly idleConns: number;
   /**
-   * How old the server must be before the idle scenario's baseline reading, and how long
-   * it rests after the last connection before the second; after each wait its RSS must
-   * also hold steady for `idleSteadyS`. V8's memory reducer gives memory back about 8 s
-   * after a busy period: 10 MB of the uws baseline's at 8.5 s after it started, in four
-   * runs, which a baseline taken earlier would count as a saving of the connections.
+   * How old the server must be before the idle scenario's baseline reading (a warm-up wave
+   * of a tenth of the connections has opened and closed by then), and how long it rests
+   * after the last connection before the second; after each wait its RSS must also hold
+   * steady for `idleSteadyS`. V8's memory reducer gives memory back about 8 s after a busy
+   * period: 10 MB of the uws baseline's at 8.5 s after it started, in four runs, which a
+   * baseline taken earlier would count as a saving of the connections.
    */
   readonly idleBaselineAgeS: number;
   readonly idleRestS: number;
+  /**
+   * How long each idle reading waits after its forced GC before it reads RSS, and then how
+   * long RSS must hold steady: the pages the collection frees, which V8 unmaps from another
+   * thread, and what the gateway's trim after a major collection gives back, must be gone.
+   */
+  readonly idleAfterGcS: number;
+  readonly idleAfterGcSteadyS: number;
   /** 0: no steadiness check (smoke runs). */
   readonly idleSteadyS: number;
   /** How long idle CPU is measured. */
@@ -45,6 +53,8 @@ const QUICK: Sizes = {
   idleConns: 2000,
   idleBaselineAgeS: 9,
   idleRestS: 1,
+  idleAfterGcS: 0.3,
+  idleAfterGcSteadyS: 0,
   idleSteadyS: 1,
   idleCpuS: 1,
   fanoutSubscribers: 1000,
@@ -77,7 +87,9 @@ const FULL: Sizes = {
   mode: 'full',
   idleConns: 19_000,
   idleBaselineAgeS: 10,
-  idleRestS: 10,
+  idleRestS: 3,
+  idleAfterGcS: 3,
+  idleAfterGcSteadyS: 2,
   idleSteadyS: 2,
   idleCpuS: 10,
   fanoutSubscribers: 10_000,
@@ -105,6 +117,8 @@ const SMOKE: Sizes = {
   idleConns: 50,
   idleBaselineAgeS: 0,
   idleRestS: 0.2,
+  idleAfterGcS: 0,
+  idleAfterGcSteadyS: 0,
   idleSteadyS: 0,
   idleCpuS: 1,
   fanoutSubscribers: 50,
