@@ -164,6 +164,18 @@ describe('ChurnTrimmer', () => {
     expect(causes).toEqual(['requested', 'churn', 'collection']);
   });
 
+  it('still trims at the end of a wave that a trim after a collection fell into', () => {
+    const { t, causes, collect } = watchedTrimmer(100);
+    t.trimNow();
+    for (let i = 0; i < 60; i++) t.note();
+    t.tick();
+    collect(); // mid-wave
+    for (let i = 0; i < 60; i++) t.note();
+    t.tick();
+    t.tick(); // quiet: 120 since the requested trim
+    expect(causes).toEqual(['requested', 'collection', 'churn']);
+  });
+
   it('stops waiting when closed', () => {
     const { t, causes, collect } = watchedTrimmer(100);
     t.trimNow();

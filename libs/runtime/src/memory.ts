@@ -155,8 +155,12 @@ export class ChurnTrimmer {
 
   #trim(cause: TrimCause): void {
     const churn = this.#churn;
-    this.#churn = 0;
-    this.#waitedTicks = 0;
+    // A trim after a collection leaves the churn counted: a wave that began since the last
+    // churn trim still gets its own trim when it ends.
+    if (cause !== 'collection') {
+      this.#churn = 0;
+      this.#waitedTicks = 0;
+    }
     const started = performance.now();
     const released = this.trim();
     this.#trims++;
