@@ -122,9 +122,10 @@ interface IdleOutcome extends Outcome {
 
 /**
  * The V8 heap lives in anonymous mappings, so neither those nor the RSS can grow less than
- * the heap did unless the process gave back memory of its own between the readings (a step of 14-17 MB
- * in the gateway's V8 pages, some runs before the baseline and some after it, whatever
- * the waits): the RSS figure then counts that release as a saving of the connections.
+ * the heap did unless the process gave back memory of its own between the readings (a
+ * step of 14-17 MB in the gateway's V8 pages, in some runs before the baseline and in
+ * others after it, whatever the waits): the RSS figure then counts that release as a
+ * saving of the connections.
  * Returns why, or undefined. Smoke runs have too few connections to tell.
  */
 function foreignRelease(ctx: BenchContext, outcome: IdleOutcome): string | undefined {
@@ -135,6 +136,9 @@ function foreignRelease(ctx: BenchContext, outcome: IdleOutcome): string | undef
   const what = anonymous < short ? `anonymous memory grew ${anonymous}` : `RSS grew ${rss}`;
   return `${what} bytes per connection, less than the V8 heap's ${heap}: the process gave back memory of its own between the readings`;
 }
+
+/** Each connection's rooms: one of its own and one all share. */
+const ROOMS = ['p{i}', 'shared'];
 
 /** The warm-up wave before the baseline, as a share of the measured connections. */
 const WARM_UP_SHARE = 0.1;
@@ -156,7 +160,7 @@ async function measureIdle(ctx: BenchContext, system: SystemUnderTest): Promise<
     const { gen: warmUp } = await connectSubscribers(ctx, handle, {
       conns: warmUpConns,
       probes: 0,
-      rooms: ['p{i}', 'shared'],
+      rooms: ROOMS,
     });
     await warmUp.quit();
     const warmedAt = performance.now();
@@ -169,7 +173,7 @@ async function measureIdle(ctx: BenchContext, system: SystemUnderTest): Promise<
     const { gen } = await connectSubscribers(ctx, handle, {
       conns: n,
       probes: 0,
-      rooms: ['p{i}', 'shared'],
+      rooms: ROOMS,
     });
     try {
       const afterS = await settle(pid, performance.now(), idleRestS, idleSteadyS);
